@@ -39,6 +39,11 @@ export interface FieldSpec {
   fileInclude?: boolean;
   /** `{{secret:NAME}}` may appear in the value; it is resolved at run time, never at load. */
   secretTemplate?: boolean;
+  /**
+   * The value the runtime assumes when the field is unset. Documentation
+   * only: decoding never fills it in (see {@link DecodedBlock.fields}).
+   */
+  default?: string | number | boolean;
 }
 
 /** A resolved-later reference as decoded from `type.name` (or `kind.name`). */
@@ -67,6 +72,8 @@ export interface DecodedBlock {
   fields: Record<string, DecodedValue>;
   /** Where each set field's value is, for diagnostics. */
   fieldRanges: Record<string, SourceRange>;
+  /** Nested blocks by type (only types whose spec declares `blocks`), in source order. */
+  blocks?: Record<string, DecodedSingleton[]>;
   /** The block's definition range (`kind "type" "name"`) — where block-level diagnostics point. */
   defRange: SourceRange;
   /** The whole block. */
@@ -83,9 +90,17 @@ export interface TypeSpecBase {
   kind: PluginKind;
   /** The first block label, e.g. `https`, `bearer_token`. */
   type: string;
+  /**
+   * Other first labels that select this same type — names the reference
+   * used in earlier releases (`ssh` for `ssh_key`). A block keeps the label
+   * it was declared with, so references to it use that spelling.
+   */
+  aliases?: readonly string[];
   /** What the type is for, in our own words (goes into docs/config-reference.md). */
   doc: string;
   fields: Record<string, FieldSpec>;
+  /** Nested blocks the type accepts (e.g. `async_grant {}` on human_approver). */
+  blocks?: Record<string, NestedBlockSchema>;
   /** Type-specific checks that the field table cannot express. */
   validate?(block: DecodedBlock, ctx: ValidateContext): Diagnostic[];
 }

@@ -1,0 +1,159 @@
+/**
+ * Host entries and the index that maps a dialed `host[:port]` to the
+ * endpoint(s) claiming it.
+ *
+ * Matching rules (the reference's, plus ports): an exact host beats a
+ * wildcard; among wildcards the longest matching suffix wins; `*.example.com`
+ * matches `a.example.com` and `a.b.example.com` but not `example.com`. An
+ * entry without a port claims the endpoint type's default port; a lookup
+ * without a port (a fixture, say) matches entries on their default port.
+ */
+
+export interface HostEntry {
+  /** Lower-cased host name or IP (IPv6 without brackets); for wildcards, the suffix after `*.`. */
+  host: string;
+  wildcard: boolean;
+  /** Explicit port, if the entry names one. */
+  port?: number;
+}
+
+const LABEL = /^[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?$/;
+
+/** Splits `host`, `host:port`, `[v6]:port` into parts; undefined when malformed. */
+export function splitHostPort(s: string): { host: string; port?: number } | undefined {
+  if (s.startsWith("[")) {
+    const end = s.indexOf("]");
+    if (end < 0) return undefined;
+    const host = s.slice(1, end);
+    const rest = s.slice(end + 1);
+    if (rest === "") return { host };
+    if (!rest.startsWith(":")) return undefined;
+    const port = parsePort(rest.slice(1));
+    return port === undefined ? undefined : { host, port };
+  }
+  const colons = s.split(":").length - 1;
+  if (colons === 0) return { host: s };
+  if (colons > 1) return { host: s }; // bare IPv6
+  const i = s.lastIndexOf(":");
+  const port = parsePort(s.slice(i + 1));
+  return port === undefined ? undefined : { host: s.slice(0, i), port };
+}
+
+function parsePort(p: string): number | undefined {
+  if (!/^\d{1,5}$/.test(p)) return undefined;
+  const n = Number(p);
+  return n >= 1 && n <= 65535 ? n : undefined;
+}
+
+function validName(host: string): boolean {
+  if (host.includes(":")) return true; // IPv6 literal; the socket layer validates it
+  if (host.length === 0 || host.length > 253) return false;
+  return host.split(".").every((l) => LABEL.test(l));
+}
+
+/** Parses a host entry as written in config. */
+export function parseHostEntry(entry: string): HostEntry | undefined {
+  const hp = splitHostPort(entry.trim().toLowerCase());
+  if (!hp) return undefined;
+  let host = hp.host.replace(/\.$/, "");
+  let wildcard = false;
+  if (host.startsWith("*.")) {
+    wildcard = true;
+    host = host.slice(2);
+  }
+  if (!validName(host) || host.includes("*")) return undefined;
+  const out: HostEntry = { host, wildcard };
+  if (hp.port !== undefined) out.port = hp.port;
+  return out;
+}
+
+/** Why a host entry is malformed, or undefined when it is fine. */
+export function validateHost(entry: string): string | undefined {
+  if (entry.trim() === "") return "is empty";
+  if (/^[a-z]+:\/\//i.test(entry)) return "must be a host name or IP (with an optional :port), not a URL";
+  if (entry.includes("*") && !entry.trim().startsWith("*.")) return "may only use a wildcard as a leading `*.` label";
+  if (!parseHostEntry(entry)) return "is not a valid host[:port]";
+  return undefined;
+}
+
+interface Claim<T> {
+  value: T;
+  port: number;
+  defaultPort: number;
+}
+
+/** Maps dialed hosts to claimants (endpoints). Built once per policy load. */
+export class HostIndex<T> {
+  readonly #exact = new Map<string, Claim<T>[]>();
+  readonly #wild: { suffix: string; claims: Claim<T>[] }[] = [];
+  #sorted = true;
+
+  /** Registers a host entry for a claimant whose protocol defaults to `defaultPort`. */
+  add(entry: HostEntry, defaultPort: number, value: T): void {
+    const claim: Claim<T> = { value, port: entry.port ?? defaultPort, defaultPort };
+    if (entry.wildcard) {
+      let w = this.#wild.find((x) => x.suffix === entry.host);
+      if (!w) {
+        w = { suffix: entry.host, claims: [] };
+        this.#wild.push(w);
+        this.#sorted = false;
+      }
+      w.claims.push(claim);
+      return;
+    }
+    const list = this.#exact.get(entry.host) ?? [];
+    list.push(claim);
+    this.#exact.set(entry.host, list);
+  }
+
+  /**
+   * Everything claiming `hostPort`. With a port, only claims on that port;
+   * without one, claims on their protocol's default port.
+   */
+  lookup(hostPort: string): T[] {
+    const hp = splitHostPort(hostPort.trim().toLowerCase());
+    if (!hp) return [];
+    const host = hp.host.replace(/\.$/, "");
+    const pick = (claims: Claim<T>[]): T[] => {
+      const out: T[] = [];
+      for (const c of claims) {
+        const ok = hp.port === undefined ? c.port === c.defaultPort : c.port === hp.port;
+        if (ok && !out.includes(c.value)) out.push(c.value);
+      }
+      return out;
+    };
+    const exact = this.#exact.get(host);
+    if (exact) {
+      const hit = pick(exact);
+      if (hit.length > 0) return hit;
+    }
+    if (!this.#sorted) {
+      this.#wild.sort((a, b) => b.suffix.length - a.suffix.length);
+      this.#sorted = true;
+    }
+    for (const w of this.#wild) {
+      if (host.length > w.suffix.length && host.endsWith(`.${w.suffix}`)) {
+        const hit = pick(w.claims);
+        if (hit.length > 0) return hit;
+      }
+    }
+    return [];
+  }
+
+  /** Port-qualified keys claimed by more than one distinct claimant (exact and wildcard). */
+  conflicts(): { key: string; values: T[] }[] {
+    const out: { key: string; values: T[] }[] = [];
+    const scan = (prefix: string, claims: Claim<T>[]) => {
+      const byPort = new Map<number, T[]>();
+      for (const c of claims) {
+        const l = byPort.get(c.port) ?? [];
+        if (!l.includes(c.value)) l.push(c.value);
+        byPort.set(c.port, l);
+      }
+      for (const [port, values] of byPort) if (values.length > 1) out.push({ key: `${prefix}:${port}`, values });
+    };
+    for (const [host, claims] of this.#exact) scan(host, claims);
+    for (const w of this.#wild) scan(`*.${w.suffix}`, w.claims);
+    return out;
+  }
+}

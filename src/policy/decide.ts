@@ -1,0 +1,213 @@
+/**
+ * The decision function: (compiled policy, action, clock) → verdict.
+ *
+ * Pure and synchronous — no sockets, no database, the clock is a parameter —
+ * so the gateway's live path, `clawpatrol test` and the backtest all get the
+ * same answer for the same input. Steps:
+ *
+ * 1. endpoint resolution: the host the agent dialed, looked up in the
+ *    device's profile (or every endpoint when there is no profile);
+ * 2. credential resolution: which of the profile's credentials at that
+ *    endpoint the request uses (placeholder / user / database, else the
+ *    fallback);
+ * 3. the rule walk: rules by priority, first match wins; a rule's
+ *    `credential` predicate is checked before its condition; no match is
+ *    allow;
+ * 4. fail-closed: a rule whose condition cannot be evaluated for this request
+ *    (truncated or unparseable facets, runtime error) becomes a deny
+ *    attributed to it; on SQL, a request that could not be fully inspected and
+ *    matched no rule is denied too (the backstop).
+ */
+import type { Action, OpClass, UnknownCause } from "./action.js";
+import { facetsOf } from "./action.js";
+import { celValue, type VariableName } from "./cel/env.js";
+import type { Activation, Unevaluable } from "./cel/compile.js";
+import type { CompiledEndpoint, CompiledPolicy, CompiledRule, DispatchEntry } from "./compiled.js";
+import { classifyOp } from "./facets/opclass.js";
+import { timeContext } from "./clock.js";
+
+export type Verdict = "allow" | "deny" | "approve" | "passthrough";
+
+export interface Decision {
+  verdict: Verdict;
+  /** The endpoint that claimed the request, as `type.name`. */
+  endpoint?: string;
+  /** The rule that decided (absent when no rule matched). */
+  rule?: string;
+  /** Reason shown to the agent on deny. */
+  reason?: string;
+  /** Approver chain, for `approve`. */
+  approvers?: string[];
+  /** The credential the request was dispatched against. */
+  credential?: string;
+  /** Present when the verdict is a fail-closed deny: category and log-only detail. */
+  failClosed?: { cause: UnknownCause | "error"; detail: string };
+  /** Why no endpoint could be chosen (`unknown_host`, `ambiguous_host`, `unknown_profile`, `unknown_endpoint`). */
+  problem?: { kind: "unknown_host" | "ambiguous_host" | "unknown_profile" | "unknown_endpoint"; message: string };
+}
+
+export interface DecideOptions {
+  /** The clock, for `now.*` in rules. */
+  now: Date;
+  /** Pins the endpoint (bare `name` or typed `type.name`) instead of resolving the host. */
+  endpoint?: string;
+}
+
+const CAUSE_TEXT: Record<UnknownCause | "error", string> = {
+  truncated: "truncated at the inspection buffer",
+  unparseable: "unparseable",
+  error: "evaluation error",
+};
+
+/** The reason shape of a synthesized fail-closed deny (the reference's wording). */
+export function failClosedReason(rule: string, cause: UnknownCause | "error"): string {
+  return `rule "${rule}" could not be evaluated against this request (${CAUSE_TEXT[cause]}); failing closed`;
+}
+
+export const TRUNCATED_APPROVAL_REASON = "approval required but request was truncated by inspection buffer";
+
+function findEndpoint(policy: CompiledPolicy, ref: string): CompiledEndpoint | undefined {
+  const dot = ref.indexOf(".");
+  if (dot < 0) return policy.endpoints.get(ref);
+  const ep = policy.endpoints.get(ref.slice(dot + 1));
+  return ep && ep.type === ref.slice(0, dot) ? ep : undefined;
+}
+
+type Resolved = { endpoint: CompiledEndpoint; table: DispatchEntry[] } | { problem: NonNullable<Decision["problem"]> };
+
+function resolveEndpoint(policy: CompiledPolicy, action: Action, pin: string | undefined): Resolved {
+  const profile = action.profile !== undefined ? policy.profiles.get(action.profile) : undefined;
+  if (action.profile !== undefined && !profile) {
+    return { problem: { kind: "unknown_profile", message: `unknown profile "${action.profile}"` } };
+  }
+  if (pin !== undefined) {
+    const ep = findEndpoint(policy, pin);
+    if (!ep || (profile && !profile.endpoints.has(ep.name))) {
+      return { problem: { kind: "unknown_endpoint", message: `no endpoint "${pin}"${profile ? ` in profile "${profile.name}"` : ""}` } };
+    }
+    return { endpoint: ep, table: (profile ? profile.dispatch : policy.dispatch).get(ep.name) ?? [] };
+  }
+  const hits = (profile ? profile.hosts : policy.hosts).lookup(action.host).filter((e) => e.family === action.family);
+  if (hits.length === 0) {
+    return { problem: { kind: "unknown_host", message: `no endpoint claims host "${action.host}"` } };
+  }
+  if (hits.length > 1) {
+    return {
+      problem: {
+        kind: "ambiguous_host",
+        message: `host "${action.host}" is claimed by multiple endpoints [${hits.map((h) => h.name).join(" ")}]; set \`match.endpoint\` to disambiguate`,
+      },
+    };
+  }
+  const endpoint = hits[0]!;
+  return { endpoint, table: (profile ? profile.dispatch : policy.dispatch).get(endpoint.name) ?? [] };
+}
+
+/**
+ * Picks the credential a request uses at an endpoint: an explicitly named one
+ * (if the table has it), else the entry whose placeholder the request carries,
+ * else the one matching the protocol user/database, else the fallback.
+ */
+export function resolveCredential(table: readonly DispatchEntry[], action: Action): DispatchEntry | undefined {
+  if (action.credential !== undefined) return table.find((e) => e.credential === action.credential);
+  const hints = action.dispatch;
+  if (hints?.texts?.length) {
+    const texts = hints.texts;
+    const hit = table.find((e) => e.discriminators.placeholder !== undefined && texts.some((t) => t.includes(e.discriminators.placeholder!)));
+    if (hit) return hit;
+  }
+  if (hints?.user !== undefined || hints?.database !== undefined) {
+    const hit = table.find((e) => {
+      const d = e.discriminators;
+      if (d.user === undefined && d.database === undefined) return false;
+      if (d.user !== undefined && d.user !== hints.user) return false;
+      if (d.database !== undefined && d.database !== hints.database) return false;
+      return true;
+    });
+    if (hit) return hit;
+  }
+  return table.find((e) => Object.keys(e.discriminators).length === 0);
+}
+
+function activation(action: Action, endpoint: CompiledEndpoint, opClass: OpClass | undefined, now: Date, tz: string): Activation {
+  const act: Activation = {
+    [action.family]: celValue(action.family as VariableName, facetsOf(action), endpoint.reads),
+    op: celValue("op", { class: opClass ?? "" }),
+    agent: celValue("agent", { device: action.device ?? "", profile: action.profile ?? "" }),
+  };
+  act.now = celValue("now", endpoint.readsNow ? timeContext(now, tz) : EMPTY_TIME);
+  return act;
+}
+
+const EMPTY_TIME = timeContext(new Date(0), "UTC");
+
+function ruleOutcome(rule: CompiledRule, base: Decision, truncated: boolean, family: Action["family"]): Decision {
+  const d: Decision = { ...base, rule: rule.name };
+  if (rule.approve.length > 0) {
+    if (truncated && family === "sql") {
+      return { ...d, verdict: "deny", reason: TRUNCATED_APPROVAL_REASON };
+    }
+    d.verdict = "approve";
+    d.approvers = rule.approve;
+  } else {
+    d.verdict = rule.verdict ?? "deny";
+  }
+  if (rule.reason !== undefined) d.reason = rule.reason;
+  return d;
+}
+
+/** Decides one action. */
+export function decide(policy: CompiledPolicy, action: Action, opts: DecideOptions): Decision {
+  const resolved = resolveEndpoint(policy, action, opts.endpoint);
+  if ("problem" in resolved) {
+    const { problem } = resolved;
+    if (problem.kind === "unknown_host") {
+      return policy.defaults.unknownHost === "deny"
+        ? { verdict: "deny", reason: `${problem.message} (defaults.unknown_host = "deny")`, problem }
+        : { verdict: "passthrough", problem };
+    }
+    return { verdict: "deny", reason: problem.message, problem };
+  }
+  const { endpoint, table } = resolved;
+  const base: Decision = { verdict: "allow", endpoint: endpoint.key };
+  const cred = resolveCredential(table, action);
+  if (cred) base.credential = cred.credential;
+
+  const unknown = new Map<string, UnknownCause>();
+  for (const u of action.unknown ?? []) if (!unknown.has(u.field)) unknown.set(u.field, u.cause);
+  const op = classifyOp(action);
+  if (op.unknown && !unknown.has("op.class")) unknown.set("op.class", op.unknown.cause);
+  else if (op.opClass === undefined && action.family === "sql" && !unknown.has("op.class")) unknown.set("op.class", "unparseable");
+
+  const act = activation(action, endpoint, op.opClass, opts.now, policy.defaults.timezone);
+  const truncated = [...unknown.values()].includes("truncated");
+
+  for (const rule of endpoint.rules) {
+    if (rule.credential !== undefined && rule.credential !== base.credential) continue;
+    const r = rule.condition.evaluate(act, unknown);
+    if (r === false) continue;
+    if (r === true) return ruleOutcome(rule, base, truncated, action.family);
+    const u = r as Unevaluable;
+    return {
+      ...base,
+      verdict: "deny",
+      rule: rule.name,
+      reason: failClosedReason(rule.name, u.cause),
+      failClosed: { cause: u.cause, detail: u.detail },
+    };
+  }
+  // SQL backstop: nothing decided a request we could not fully inspect.
+  if (action.family === "sql" && endpoint.rules.length > 0) {
+    const inspected = [...unknown].filter(([f]) => f.startsWith("sql."));
+    if (inspected.length > 0) {
+      const cause = inspected[0]![1];
+      return {
+        ...base,
+        verdict: "deny",
+        reason: `request could not be fully inspected (${CAUSE_TEXT[cause]}) and no rule decided it; failing closed`,
+        failClosed: { cause, detail: `unknown ${inspected.map(([f]) => f).join(", ")}; no rule matched` },
+      };
+    }
+  }
+  return base;
+}
