@@ -19,8 +19,8 @@ import type {
   TunnelTypeSpec,
 } from "../types/schema.js";
 import { isRef, isRefList } from "../types/schema.js";
-import { allTypeNames } from "../types/registry.js";
-import { validateGateway } from "./schema/gateway.js";
+import { allTypeNames, approverType, BUILTIN_APPROVER_ROOT, BUILTIN_APPROVERS } from "../types/registry.js";
+import { validateDefaults, validateGateway, validatePlugin } from "./schema/gateway.js";
 import type { Declarations, RawPluginBlock } from "./decode/toplevel.js";
 import { suggest } from "./decode/suggest.js";
 import {
@@ -56,6 +56,9 @@ class Resolver {
    * referring block (`owner`), with the reference's own position in the detail.
    */
   resolve(ref: RefValue, kind: RefKind, owner: SourceRange): RawPluginBlock | undefined {
+    if (kind === "approver" && ref.type === BUILTIN_APPROVER_ROOT && BUILTIN_APPROVERS.includes(ref.name)) {
+      return builtinApprover(ref);
+    }
     const named = this.byKind.get(kind) ?? new Map<string, RawPluginBlock>();
     if (ref.type === "") {
       // A bare name: HCL sees an undefined variable unless it is a type name.
@@ -116,6 +119,27 @@ class Resolver {
   }
 }
 
+/**
+ * A built-in approver (`builtin.dashboard`): a human deciding on the
+ * dashboard, with no channel notification, needing no block of its own.
+ */
+function builtinApprover(ref: RefValue): RawPluginBlock {
+  return {
+    kind: "approver",
+    spec: approverType("human_approver")!,
+    block: {
+      kind: "approver",
+      type: BUILTIN_APPROVER_ROOT,
+      name: ref.name,
+      fields: {},
+      fieldRanges: {},
+      defRange: ref.range,
+      range: ref.range,
+    },
+    discriminators: {},
+  };
+}
+
 function article(word: string): string {
   return /^[aeiou]/.test(word) ? "an" : "a";
 }
@@ -150,6 +174,8 @@ function decodeDefaults(d: Declarations["defaults"]): Defaults {
 export function resolveDeclarations(d: Declarations, diags: Diagnostic[]): Config {
   const r = new Resolver(d.blocks, diags);
   diags.push(...validateGateway(d.gateway));
+  diags.push(...validateDefaults(d.defaults));
+  for (const p of d.plugins) diags.push(...validatePlugin(p.block));
 
   const tunnels = new Map<string, TunnelDecl>();
   for (const b of d.blocks) {
@@ -164,15 +190,9 @@ export function resolveDeclarations(d: Declarations, diags: Diagnostic[]): Confi
     if (b.kind !== "endpoint") continue;
     const spec = b.spec as EndpointTypeSpec;
     const hosts = spec.hostsOf(b.block);
-    const hostRange = b.block.fieldRanges.hosts ?? b.block.fieldRanges.host ?? b.block.fieldRanges.server ?? b.block.defRange;
-    let hostsOk = true;
-    for (const h of hosts) {
-      const problem = validateHost(h);
-      if (problem) {
-        diags.push(error("Invalid host", `Endpoint "${b.block.name}": ${JSON.stringify(h)} ${problem}.`, hostRange));
-        hostsOk = false;
-      }
-    }
+    // Malformed entries are reported by the endpoint type's own validation;
+    // here they are only kept out of the host index.
+    const hostsOk = hosts.every((h) => validateHost(h) === undefined);
     if (hosts.length === 0) {
       diags.push(
         error(
@@ -272,7 +292,10 @@ export function resolveDeclarations(d: Declarations, diags: Diagnostic[]): Confi
     }
     for (const ref of raw.approve) {
       const hit = r.resolve(ref, "approver", raw.defRange);
-      const a = hit && approvers.get(hit.block.name);
+      const a =
+        hit && hit.block.type === BUILTIN_APPROVER_ROOT
+          ? { type: hit.block.type, name: hit.block.name, spec: hit.spec as ApproverTypeSpec, block: hit.block }
+          : hit && approvers.get(hit.block.name);
       if (a) rule.approve.push(a);
       else ok = false;
     }

@@ -7,7 +7,7 @@
  * ones, wrong types, bad enum values, `<<file:...>>` inlining and
  * `{{secret:NAME}}` placement the same way, with HCL's wording.
  */
-import { dirname, isAbsolute, resolve } from "node:path";
+import { dirname, isAbsolute, join, resolve } from "node:path";
 import { error, formatRange, type Diagnostic, type SourceRange } from "../diagnostics.js";
 import type { Block, Body } from "../hcl/ast.js";
 import type { DecodedSingleton, DecodedValue, FieldSpec, NestedBlockSchema } from "../../types/schema.js";
@@ -45,10 +45,11 @@ function checkString(
       return undefined;
     }
     const rel = inc[1]!.trim();
-    const abs = isAbsolute(rel) ? rel : resolve(dirname(range.file), rel);
-    const text = io.readFile(abs);
+    // Relative to the including file, whatever the working directory.
+    const path = isAbsolute(rel) ? rel : join(dirname(range.file), rel);
+    const text = io.readFile(path);
     if (text === undefined) {
-      diags.push(error("Cannot read included file", `"${attr}" includes "${rel}" (resolved to ${abs}), which cannot be read.`, range));
+      diags.push(error("Cannot read included file", `"${attr}" includes "${rel}" (resolved to ${resolve(path)}), which cannot be read.`, range));
       return undefined;
     }
     return text;
