@@ -9,6 +9,7 @@
  */
 import { error, type Diagnostic, type SourceRange } from "../diagnostics.js";
 import type { Expr, TraversalExpr } from "../hcl/ast.js";
+import { isParseErrorPlaceholder } from "../hcl/index.js";
 import type { DecodedValue, FieldType, RefValue } from "../../types/schema.js";
 
 export type Decoded<T> = { ok: true; value: T } | { ok: false; diagnostics: Diagnostic[] };
@@ -75,6 +76,8 @@ function unsupported<T>(e: Expr): Decoded<T> | undefined {
     );
   }
   if (e.kind === "unsupported") {
+    // The parser already reported the syntax error this placeholder stands for.
+    if (isParseErrorPlaceholder(e)) return { ok: false, diagnostics: [] };
     return fail(
       "Unsupported expression",
       `A ${e.what} is not supported in clawpatrol configs; write a literal value.`,
@@ -88,7 +91,7 @@ function unsupported<T>(e: Expr): Decoded<T> | undefined {
 export function decodeString(attr: string, e: Expr): Decoded<string> {
   if (e.kind === "template") return { ok: true, value: e.value };
   if (e.kind === "literal" && (typeof e.value === "number" || typeof e.value === "boolean")) {
-    return { ok: true, value: e.kind === "literal" && typeof e.value === "number" ? e.raw : String(e.value) };
+    return { ok: true, value: typeof e.value === "number" ? e.raw : String(e.value) };
   }
   return unsupported(e) ?? wrongType(attr, "string", e);
 }
