@@ -19,6 +19,7 @@ import type { ASTNode, ParseResult } from "@marcbachmann/cel-js";
 import type { Family, UnknownCause } from "../action.js";
 import { familyEnv, LOWERCASE_FIELDS, RE2_MATCHES_FN, VARIABLE_SCHEMAS, type FamilyEnv } from "./env.js";
 import { re2Error } from "./re2.js";
+import { jitCompile } from "./jit.js";
 
 /** Why a condition has no honest boolean value for a request. */
 export interface Unevaluable {
@@ -56,11 +57,19 @@ export type CompileResult = { ok: true; condition: CompiledCondition } | { ok: f
 
 type Node = ASTNode;
 
+/** Evaluates a checked expression: the JIT's closures when possible, else cel-js. */
+type Evaluator = (activation: Activation) => unknown;
+
 type Skeleton =
   | { k: "and" | "or"; a: Skeleton; b: Skeleton }
   | { k: "not"; x: Skeleton }
   | { k: "cond"; c: Skeleton; t: Skeleton; f: Skeleton }
-  | { k: "leaf"; reads: string[]; program: ParseResult };
+  | { k: "leaf"; reads: string[]; program: Evaluator };
+
+/** The fastest correct evaluator for a parsed (and rewritten) expression. */
+function evaluator(fe: FamilyEnv, program: ParseResult): Evaluator {
+  return jitCompile(program.ast, fe.re2) ?? ((act) => program(act));
+}
 
 /** Compiles one condition for a family. Empty/blank source is the catch-all `true`. */
 export function compileCondition(source: string, family: Family): CompileResult {
@@ -85,6 +94,7 @@ export function compileCondition(source: string, family: Family): CompileResult 
   collectReads(program.ast, reads);
   let skeleton: Skeleton | undefined;
   const getSkeleton = (): Skeleton => (skeleton ??= buildSkeleton(fe, source, program.ast));
+  const run = evaluator(fe, program);
   const condition: CompiledCondition = {
     source,
     family,
@@ -93,7 +103,7 @@ export function compileCondition(source: string, family: Family): CompileResult 
       if (unknown && unknown.size > 0 && readsAny(reads, unknown)) {
         return evalSkeleton(getSkeleton(), activation, unknown);
       }
-      return runProgram(program, activation);
+      return runProgram(run, activation);
     },
   };
   return { ok: true, condition };
@@ -118,7 +128,7 @@ function prepare(fe: FamilyEnv, source: string): Prepared {
   return { ok: true, program };
 }
 
-function runProgram(program: ParseResult, activation: Activation): ConditionResult {
+function runProgram(program: Evaluator, activation: Activation): ConditionResult {
   try {
     const v: unknown = program(activation);
     if (v === true || v === false) return v;
@@ -271,12 +281,13 @@ function buildSkeleton(fe: FamilyEnv, source: string, n: Node): Skeleton {
       collectReads(n, reads);
       const prepared = prepare(fe, source.slice(n.start, n.end));
       // A sub-expression of a valid condition is itself valid; if the slice
-      // somehow fails to parse, evaluating the leaf yields an error (fail closed).
-      const program = prepared.ok
-        ? prepared.program
-        : (Object.assign(() => {
-            throw new Error("internal: condition leaf could not be re-parsed");
-          }, { ast: n, check: () => ({ valid: false }) }) as unknown as ParseResult);
+      // somehow fails to parse or check, evaluating the leaf is an error (fail closed).
+      const program: Evaluator =
+        prepared.ok && prepared.program.check().valid
+          ? evaluator(fe, prepared.program)
+          : () => {
+              throw new Error("internal: condition leaf could not be re-compiled");
+            };
       return { k: "leaf", reads: [...reads], program };
     }
   }

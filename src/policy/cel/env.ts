@@ -136,7 +136,8 @@ function celMap(v: unknown): unknown {
 
 /**
  * Wraps plain field values as the typed object CEL expects for `name`.
- * Map- and dyn-typed fields are converted to `Map`s (see {@link celJson});
+ * Map- and dyn-typed fields are converted to `Map`s (see {@link celJson}),
+ * int fields to BigInt (CEL ints are 64-bit; cel-js represents them so);
  * pass `only` to convert just the fields a policy reads (the others are never
  * looked at, so they are left as they are).
  */
@@ -145,8 +146,10 @@ export function celValue(name: VariableName, fields: object, only?: ReadonlySet<
   const schema = VARIABLE_SCHEMAS[name] as Record<string, string>;
   for (const [field, type] of Object.entries(schema)) {
     if (only && !only.has(`${name}.${field}`) && !only.has(`${name}.*`)) continue;
-    if (type === "dyn") out[field] = celJson(out[field]);
-    else if (type.startsWith("map<")) out[field] = celMap(out[field]);
+    const v = out[field];
+    if (type === "dyn") out[field] = celJson(v);
+    else if (type.startsWith("map<")) out[field] = celMap(v);
+    else if (type === "int" && typeof v === "number") out[field] = BigInt(Math.trunc(v));
   }
   return out;
 }
