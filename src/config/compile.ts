@@ -103,7 +103,8 @@ function compileProfile(p: ProfileDecl, endpoints: Map<string, CompiledEndpoint>
       if (!ep) continue;
       out.endpoints.set(ep.name, ep);
       const list = out.dispatch.get(ep.name) ?? [];
-      list.push({ credential: c.name, credentialType: c.type, discriminators: merged(c.discriminators, entry.discriminators) });
+      const discriminators = merged(c.discriminators, entry.discriminators);
+      list.push({ credential: c.name, credentialType: c.type, discriminators, fallback: Object.keys(discriminators).length === 0 });
       out.dispatch.set(ep.name, list);
     }
   }
@@ -123,7 +124,7 @@ function compileProfile(p: ProfileDecl, endpoints: Map<string, CompiledEndpoint>
 
 /** The reference's dispatch rules: one fallback per (profile, endpoint); discriminators unique. */
 function checkDispatch(p: ProfileDecl, endpoint: string, entries: DispatchEntry[], diags: Diagnostic[]): void {
-  const fallbacks = entries.filter((e) => Object.keys(e.discriminators).length === 0);
+  const fallbacks = entries.filter((e) => e.fallback);
   if (fallbacks.length > 1) {
     const [a, b] = fallbacks as [DispatchEntry, DispatchEntry];
     diags.push(
@@ -136,7 +137,7 @@ function checkDispatch(p: ProfileDecl, endpoint: string, entries: DispatchEntry[
   }
   const seen = new Map<string, string>();
   for (const e of entries) {
-    if (Object.keys(e.discriminators).length === 0) continue;
+    if (e.fallback) continue;
     const key = describe(e.discriminators);
     const prev = seen.get(key);
     if (prev && prev !== e.credential) {
@@ -165,6 +166,8 @@ export function compilePolicy(config: Config): CompileResult {
       rules: [],
       reads: new Set(),
       readsNow: false,
+      readsContext: { op: false, agent: false, now: false },
+      needsCelJs: false,
       decl,
     });
   }
@@ -175,10 +178,13 @@ export function compilePolicy(config: Config): CompileResult {
       const ep = endpoints.get(decl.name);
       if (!ep) continue;
       ep.rules.push(compiled);
+      if (!compiled.condition.native) ep.needsCelJs = true;
       for (const r of compiled.condition.reads) {
         ep.reads.add(r);
-        if (r.startsWith("now.")) ep.readsNow = true;
+        const root = r.slice(0, r.indexOf("."));
+        if (root === "op" || root === "agent" || root === "now") ep.readsContext[root] = true;
       }
+      ep.readsNow = ep.readsContext.now;
     }
   }
   for (const ep of endpoints.values()) ep.rules.sort(byPriority);
@@ -190,7 +196,12 @@ export function compilePolicy(config: Config): CompileResult {
   for (const c of config.credentials) {
     for (const decl of c.endpoints as EndpointDecl[]) {
       const list = dispatch.get(decl.name) ?? [];
-      list.push({ credential: c.name, credentialType: c.type, discriminators: c.discriminators });
+      list.push({
+        credential: c.name,
+        credentialType: c.type,
+        discriminators: c.discriminators,
+        fallback: Object.keys(c.discriminators).length === 0,
+      });
       dispatch.set(decl.name, list);
     }
   }

@@ -86,10 +86,12 @@ interface Claim<T> {
 export class HostIndex<T> {
   readonly #exact = new Map<string, Claim<T>[]>();
   readonly #wild: { suffix: string; claims: Claim<T>[] }[] = [];
+  readonly #memo = new Map<string, T[]>();
   #sorted = true;
 
   /** Registers a host entry for a claimant whose protocol defaults to `defaultPort`. */
   add(entry: HostEntry, defaultPort: number, value: T): void {
+    this.#memo.clear();
     const claim: Claim<T> = { value, port: entry.port ?? defaultPort, defaultPort };
     if (entry.wildcard) {
       let w = this.#wild.find((x) => x.suffix === entry.host);
@@ -111,6 +113,18 @@ export class HostIndex<T> {
    * without one, claims on their protocol's default port.
    */
   lookup(hostPort: string): T[] {
+    // The index never changes after the policy compiles, so answers are
+    // memoised (bounded: agents talk to a small set of hosts).
+    let hit = this.#memo.get(hostPort);
+    if (hit === undefined) {
+      hit = this.#lookup(hostPort);
+      if (this.#memo.size >= 4096) this.#memo.clear();
+      this.#memo.set(hostPort, hit);
+    }
+    return hit;
+  }
+
+  #lookup(hostPort: string): T[] {
     const hp = splitHostPort(hostPort.trim().toLowerCase());
     if (!hp) return [];
     const host = hp.host.replace(/\.$/, "");

@@ -34,6 +34,10 @@ export interface CompiledEndpoint {
   reads: Set<string>;
   /** Whether any rule reads `now.*` (the clock is only consulted then). */
   readsNow: boolean;
+  /** Context variables some rule reads (`op`, `agent`, `now`); only these are built per decision. */
+  readsContext: { op: boolean; agent: boolean; now: boolean };
+  /** Whether some rule is evaluated by cel-js (needs typed wrappers), not compiled closures. */
+  needsCelJs: boolean;
   decl: EndpointDecl;
 }
 
@@ -43,6 +47,8 @@ export interface DispatchEntry {
   credentialType: string;
   /** Effective discriminators (profile entry overrides the credential block). */
   discriminators: Discriminators;
+  /** No discriminator: the (profile, endpoint)'s catch-all credential. */
+  fallback: boolean;
 }
 
 export interface CompiledProfile {

@@ -87,7 +87,8 @@ function resolveEndpoint(policy: CompiledPolicy, action: Action, pin: string | u
     }
     return { endpoint: ep, table: (profile ? profile.dispatch : policy.dispatch).get(ep.name) ?? [] };
   }
-  const hits = (profile ? profile.hosts : policy.hosts).lookup(action.host).filter((e) => e.family === action.family);
+  let hits = (profile ? profile.hosts : policy.hosts).lookup(action.host);
+  if (hits.some((e) => e.family !== action.family)) hits = hits.filter((e) => e.family === action.family);
   if (hits.length === 0) {
     return { problem: { kind: "unknown_host", message: `no endpoint claims host "${action.host}"` } };
   }
@@ -126,20 +127,45 @@ export function resolveCredential(table: readonly DispatchEntry[], action: Actio
     });
     if (hit) return hit;
   }
-  return table.find((e) => Object.keys(e.discriminators).length === 0);
-}
-
-function activation(action: Action, endpoint: CompiledEndpoint, opClass: OpClass | undefined, now: Date, tz: string): Activation {
-  const act: Activation = {
-    [action.family]: celValue(action.family as VariableName, facetsOf(action), endpoint.reads),
-    op: celValue("op", { class: opClass ?? "" }),
-    agent: celValue("agent", { device: action.device ?? "", profile: action.profile ?? "" }),
-  };
-  act.now = celValue("now", endpoint.readsNow ? timeContext(now, tz) : EMPTY_TIME);
-  return act;
+  return table.find((e) => e.fallback);
 }
 
 const EMPTY_TIME = timeContext(new Date(0), "UTC");
+const NO_UNKNOWNS: ReadonlyMap<string, UnknownCause> = new Map();
+
+/**
+ * Variable values for the rule walk. Rules compiled to closures read plain
+ * facet objects, so on the common path (every rule compiled, nothing unknown)
+ * only int fields need converting (CEL ints are BigInt) and context
+ * variables are built only when some rule reads them. Otherwise cel-js is
+ * involved and every variable is wrapped as its typed value.
+ */
+function activation(
+  action: Action,
+  endpoint: CompiledEndpoint,
+  opClass: OpClass | undefined,
+  now: Date,
+  tz: string,
+  typed: boolean,
+): Activation {
+  const ctx = endpoint.readsContext;
+  const time = () => (endpoint.readsNow ? timeContext(now, tz) : EMPTY_TIME);
+  if (typed) {
+    return {
+      [action.family]: celValue(action.family as VariableName, facetsOf(action), endpoint.reads),
+      op: celValue("op", { class: opClass ?? "" }),
+      agent: celValue("agent", { device: action.device ?? "", profile: action.profile ?? "" }),
+      now: celValue("now", time()),
+    };
+  }
+  const act: Activation = {
+    [action.family]: action.family === "ssh" ? { ...action.ssh, forward_port: BigInt(Math.trunc(action.ssh.forward_port)) } : facetsOf(action),
+  };
+  if (ctx.op) act.op = { class: opClass ?? "" };
+  if (ctx.agent) act.agent = { device: action.device ?? "", profile: action.profile ?? "" };
+  if (ctx.now) act.now = time();
+  return act;
+}
 
 function ruleOutcome(rule: CompiledRule, base: Decision, truncated: boolean, family: Action["family"]): Decision {
   const d: Decision = { ...base, rule: rule.name };
@@ -173,14 +199,26 @@ export function decide(policy: CompiledPolicy, action: Action, opts: DecideOptio
   const cred = resolveCredential(table, action);
   if (cred) base.credential = cred.credential;
 
-  const unknown = new Map<string, UnknownCause>();
-  for (const u of action.unknown ?? []) if (!unknown.has(u.field)) unknown.set(u.field, u.cause);
-  const op = classifyOp(action);
-  if (op.unknown && !unknown.has("op.class")) unknown.set("op.class", op.unknown.cause);
-  else if (op.opClass === undefined && action.family === "sql" && !unknown.has("op.class")) unknown.set("op.class", "unparseable");
-
-  const act = activation(action, endpoint, op.opClass, opts.now, policy.defaults.timezone);
-  const truncated = [...unknown.values()].includes("truncated");
+  let unknown = NO_UNKNOWNS;
+  if (action.unknown && action.unknown.length > 0) {
+    const m = new Map<string, UnknownCause>();
+    for (const u of action.unknown) if (!m.has(u.field)) m.set(u.field, u.cause);
+    unknown = m;
+  }
+  let opClass: OpClass | undefined;
+  if (endpoint.readsContext.op) {
+    const op = classifyOp(action);
+    opClass = op.opClass;
+    const cause = op.unknown?.cause ?? (op.opClass === undefined ? "unparseable" : undefined);
+    if (cause && !unknown.has("op.class")) {
+      const m = new Map(unknown);
+      m.set("op.class", cause);
+      unknown = m;
+    }
+  }
+  const typed = endpoint.needsCelJs || unknown.size > 0;
+  const act = activation(action, endpoint, opClass, opts.now, policy.defaults.timezone, typed);
+  const truncated = unknown.size > 0 && [...unknown.values()].includes("truncated");
 
   for (const rule of endpoint.rules) {
     if (rule.credential !== undefined && rule.credential !== base.credential) continue;

@@ -43,6 +43,12 @@ export interface CompiledCondition {
   readonly family: Family;
   /** Variable paths the condition reads (`http.method`, `op.class`, `http.*` for whole-variable use). */
   readonly reads: ReadonlySet<string>;
+  /**
+   * Whether evaluation runs entirely as compiled closures. Such conditions
+   * read plain facet objects; the others go through cel-js, which needs the
+   * typed wrappers `celValue` builds.
+   */
+  readonly native: boolean;
   evaluate(activation: Activation, unknown?: UnknownPaths): ConditionResult;
 }
 
@@ -68,7 +74,13 @@ type Skeleton =
 
 /** The fastest correct evaluator for a parsed (and rewritten) expression. */
 function evaluator(fe: FamilyEnv, program: ParseResult): Evaluator {
-  return jitCompile(program.ast, fe.re2) ?? ((act) => program(act));
+  return jitCompile(program.ast, fe.re2) ?? celJsEvaluator(program);
+}
+
+const CEL_JS = Symbol("cel-js");
+
+function celJsEvaluator(program: ParseResult): Evaluator {
+  return Object.assign((act: Activation) => program(act), { [CEL_JS]: true });
 }
 
 /** Compiles one condition for a family. Empty/blank source is the catch-all `true`. */
@@ -99,6 +111,7 @@ export function compileCondition(source: string, family: Family): CompileResult 
     source,
     family,
     reads,
+    native: !(CEL_JS in run),
     evaluate(activation, unknown) {
       if (unknown && unknown.size > 0 && readsAny(reads, unknown)) {
         return evalSkeleton(getSkeleton(), activation, unknown);
@@ -110,7 +123,7 @@ export function compileCondition(source: string, family: Family): CompileResult 
 }
 
 function constantTrue(source: string, family: Family): CompiledCondition {
-  return { source, family, reads: new Set(), evaluate: () => true };
+  return { source, family, reads: new Set(), native: true, evaluate: () => true };
 }
 
 type Prepared = { ok: true; program: ParseResult } | { ok: false; error: CelCompileError };

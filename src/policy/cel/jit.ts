@@ -463,5 +463,8 @@ export function jitCompile(ast: ASTNode, re2: Re2Cache): JitProgram | undefined 
     throw e;
   }
   const fn = c.fn;
-  return (vars) => fn(vars, []);
+  // Comprehension locals live in slots of one array per program: evaluation
+  // is synchronous and never re-enters the same program, so it is reused.
+  const locals: unknown[] = [];
+  return (vars) => fn(vars, locals);
 }

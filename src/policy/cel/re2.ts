@@ -9,6 +9,7 @@
  * invalid pattern is a load error at the rule, not a runtime surprise.
  */
 import { RE2JS } from "@bufbuild/re2";
+import { foldNormalize, foldPrefilter, satisfies, type RequiredLiterals } from "./re2-prefilter.js";
 
 /** A compiled RE2 pattern with an unanchored `test`, as CEL's `matches` needs. */
 export interface Re2Pattern {
@@ -39,6 +40,29 @@ function explain(pattern: string, message: string): string {
 const MAX_DYNAMIC_PATTERNS = 256;
 
 /**
+ * A compiled pattern plus, for `(?i)` patterns, the literals a match requires
+ * (see re2-prefilter.ts). RE2JS prefilters case-sensitive literals itself but
+ * not folded ones; this rejects most non-matching inputs without running it.
+ */
+class Compiled implements Re2Pattern {
+  constructor(
+    private readonly re: RE2JS,
+    private readonly required: RequiredLiterals | undefined,
+    private readonly normalize: (input: string) => string,
+  ) {}
+
+  test(input: string): boolean {
+    if (this.required !== undefined && !satisfies(this.required, this.normalize(input))) return false;
+    return this.re.test(input);
+  }
+}
+
+function compile(pattern: string, normalize: (input: string) => string): Compiled {
+  const re = new RE2JS(pattern);
+  return new Compiled(re, foldPrefilter(pattern), normalize);
+}
+
+/**
  * Compiles and caches patterns. Literal patterns from rules are compiled at
  * load; patterns computed at evaluation time are cached in a small bounded map
  * so a rule like `http.path.matches(http.query.re[0])` cannot grow memory.
@@ -46,12 +70,22 @@ const MAX_DYNAMIC_PATTERNS = 256;
 export class Re2Cache {
   readonly #fixed = new Map<string, Re2Pattern>();
   readonly #dynamic = new Map<string, Re2Pattern>();
+  /** One-entry memo: a decision tests the same input against many patterns. */
+  #lastInput: string | undefined;
+  #lastNormalized = "";
+  readonly #normalize = (input: string): string => {
+    if (input !== this.#lastInput) {
+      this.#lastNormalized = foldNormalize(input);
+      this.#lastInput = input;
+    }
+    return this.#lastNormalized;
+  };
 
   /** Compiles a pattern known at load time; throws when it is not valid RE2. */
   precompile(pattern: string): Re2Pattern {
     let re = this.#fixed.get(pattern);
     if (!re) {
-      re = new RE2JS(pattern);
+      re = compile(pattern, this.#normalize);
       this.#fixed.set(pattern, re);
     }
     return re;
@@ -65,7 +99,7 @@ export class Re2Cache {
     if (!re) {
       const err = re2Error(pattern);
       if (err !== undefined) throw new Error(`invalid regular expression: ${err}`);
-      re = new RE2JS(pattern);
+      re = compile(pattern, this.#normalize);
       if (this.#dynamic.size >= MAX_DYNAMIC_PATTERNS) this.#dynamic.clear();
       this.#dynamic.set(pattern, re);
     }
