@@ -1,5 +1,8 @@
 /**
  * `npm run bench`: runs every benchmark in this folder in turn. Each prints its
  * figures as ratios against a baseline measured in the same run.
+ * `npm run bench -- --detail` adds per-case breakdowns.
  */
-await import("./policy.js");
+import { runPolicyBench } from "./policy.js";
+
+await runPolicyBench(process.argv.includes("--detail"));

@@ -62,6 +62,14 @@ function byPriority(a: CompiledRule, b: CompiledRule): number {
   return b.priority - a.priority || a.order - b.order;
 }
 
+/** Builds the per-verb rule lists (see CompiledEndpoint.byGuard). */
+function indexByGuard(ep: CompiledEndpoint): void {
+  const values = new Set<string>();
+  for (const r of ep.rules) for (const v of r.condition.guard?.values ?? []) values.add(v);
+  ep.unguarded = ep.rules.filter((r) => !r.condition.guard);
+  for (const v of values) ep.byGuard.set(v, ep.rules.filter((r) => !r.condition.guard || r.condition.guard.values.has(v)));
+}
+
 function indexHosts(index: HostIndex<CompiledEndpoint>, ep: CompiledEndpoint): void {
   for (const h of ep.decl.hosts) {
     const entry = parseHostEntry(h);
@@ -164,6 +172,8 @@ export function compilePolicy(config: Config): CompileResult {
       key: `${decl.type}.${decl.name}`,
       family: decl.family,
       rules: [],
+      byGuard: new Map(),
+      unguarded: [],
       reads: new Set(),
       readsNow: false,
       readsContext: { op: false, agent: false, now: false },
@@ -187,7 +197,10 @@ export function compilePolicy(config: Config): CompileResult {
       ep.readsNow = ep.readsContext.now;
     }
   }
-  for (const ep of endpoints.values()) ep.rules.sort(byPriority);
+  for (const ep of endpoints.values()) {
+    ep.rules.sort(byPriority);
+    indexByGuard(ep);
+  }
 
   const hosts = new HostIndex<CompiledEndpoint>();
   for (const ep of endpoints.values()) indexHosts(hosts, ep);

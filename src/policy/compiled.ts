@@ -30,6 +30,14 @@ export interface CompiledEndpoint {
   family: Family;
   /** Enabled rules, sorted by priority (desc), then declaration order. */
   rules: CompiledRule[];
+  /**
+   * The same walk narrowed by the family's verb field (see
+   * `CompiledCondition.guard`): for a verb value, only the rules that can
+   * match it, in the same order. Values not listed use `unguarded`.
+   */
+  byGuard: Map<string, CompiledRule[]>;
+  /** Rules without a guard (the walk for verb values no guard names). */
+  unguarded: CompiledRule[];
   /** Every variable path any rule reads (only these facets are prepared for CEL). */
   reads: Set<string>;
   /** Whether any rule reads `now.*` (the clock is only consulted then). */

@@ -21,7 +21,7 @@
 import type { Action, OpClass, UnknownCause } from "./action.js";
 import { facetsOf } from "./action.js";
 import { celValue, type VariableName } from "./cel/env.js";
-import type { Activation, Unevaluable } from "./cel/compile.js";
+import { GUARD_FIELDS, type Activation, type Unevaluable } from "./cel/compile.js";
 import type { CompiledEndpoint, CompiledPolicy, CompiledRule, DispatchEntry } from "./compiled.js";
 import { classifyOp } from "./facets/opclass.js";
 import { timeContext } from "./clock.js";
@@ -130,6 +130,26 @@ export function resolveCredential(table: readonly DispatchEntry[], action: Actio
   return table.find((e) => e.fallback);
 }
 
+/** The value of the family's verb field, which the rule index is keyed by. */
+function verbOf(action: Action): string {
+  switch (action.family) {
+    case "http":
+      return action.http.method;
+    case "k8s":
+      return action.k8s.verb;
+    case "sql":
+      return action.sql.verb;
+    case "ssh":
+      return action.ssh.verb;
+  }
+}
+
+/** The rules worth walking: those whose verb guard admits this request (all of them if the verb is unknown). */
+function rulesFor(endpoint: CompiledEndpoint, action: Action, unknown: ReadonlyMap<string, UnknownCause>): CompiledRule[] {
+  if (endpoint.byGuard.size === 0 || unknown.has(GUARD_FIELDS[action.family])) return endpoint.rules;
+  return endpoint.byGuard.get(verbOf(action)) ?? endpoint.unguarded;
+}
+
 const EMPTY_TIME = timeContext(new Date(0), "UTC");
 const NO_UNKNOWNS: ReadonlyMap<string, UnknownCause> = new Map();
 
@@ -220,19 +240,39 @@ export function decide(policy: CompiledPolicy, action: Action, opts: DecideOptio
   const act = activation(action, endpoint, opClass, opts.now, policy.defaults.timezone, typed);
   const truncated = unknown.size > 0 && [...unknown.values()].includes("truncated");
 
-  for (const rule of endpoint.rules) {
-    if (rule.credential !== undefined && rule.credential !== base.credential) continue;
-    const r = rule.condition.evaluate(act, unknown);
-    if (r === false) continue;
-    if (r === true) return ruleOutcome(rule, base, truncated, action.family);
-    const u = r as Unevaluable;
-    return {
-      ...base,
-      verdict: "deny",
-      rule: rule.name,
-      reason: failClosedReason(rule.name, u.cause),
-      failClosed: { cause: u.cause, detail: u.detail },
-    };
+  const rules = rulesFor(endpoint, action, unknown);
+  const unevaluable = (rule: CompiledRule, u: Unevaluable): Decision => ({
+    ...base,
+    verdict: "deny",
+    rule: rule.name,
+    reason: failClosedReason(rule.name, u.cause),
+    failClosed: { cause: u.cause, detail: u.detail },
+  });
+  if (unknown.size === 0) {
+    // Hot path: run the programs directly, one try for the whole walk.
+    let i = 0;
+    try {
+      for (; i < rules.length; i++) {
+        const rule = rules[i]!;
+        if (rule.credential !== undefined && rule.credential !== base.credential) continue;
+        const r = rule.condition.run(act);
+        if (r === true) return ruleOutcome(rule, base, truncated, action.family);
+        if (r !== false) {
+          return unevaluable(rule, { unevaluable: true, cause: "error", detail: `condition evaluated to a non-boolean value (${typeof r})` });
+        }
+      }
+    } catch (e) {
+      const detail = (e instanceof Error ? e.message : String(e)).split("\n")[0]!;
+      return unevaluable(rules[i]!, { unevaluable: true, cause: "error", detail });
+    }
+  } else {
+    for (const rule of rules) {
+      if (rule.credential !== undefined && rule.credential !== base.credential) continue;
+      const r = rule.condition.evaluate(act, unknown);
+      if (r === false) continue;
+      if (r === true) return ruleOutcome(rule, base, truncated, action.family);
+      return unevaluable(rule, r);
+    }
   }
   // SQL backstop: nothing decided a request we could not fully inspect.
   if (action.family === "sql" && endpoint.rules.length > 0) {

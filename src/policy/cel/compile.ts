@@ -49,8 +49,36 @@ export interface CompiledCondition {
    * typed wrappers `celValue` builds.
    */
   readonly native: boolean;
+  /**
+   * A top-level conjunct pinning the family's verb field to a set of values
+   * (`http.method in ['post', 'put'] && ...`): the condition is false for
+   * any other value, whatever the rest says — CEL's `false && x` is false
+   * even when `x` errors — so the rule can be skipped without evaluating it.
+   */
+  readonly guard?: Guard;
+  /**
+   * The raw program, for callers that evaluate many conditions in a row with
+   * no unknowns: returns the value or throws on a CEL error (which the caller
+   * must treat as unevaluable). `evaluate` wraps exactly this.
+   */
+  readonly run: (activation: Activation) => unknown;
   evaluate(activation: Activation, unknown?: UnknownPaths): ConditionResult;
 }
+
+/** See {@link CompiledCondition.guard}. */
+export interface Guard {
+  /** `http.method`, `k8s.verb`, `sql.verb` or `ssh.verb`. */
+  path: string;
+  values: ReadonlySet<string>;
+}
+
+/** The verb-like field each family's rules are indexed by. */
+export const GUARD_FIELDS: Readonly<Record<Family, string>> = {
+  http: "http.method",
+  k8s: "k8s.verb",
+  sql: "sql.verb",
+  ssh: "ssh.verb",
+};
 
 /** A compile failure with a cel-go-like report: `ERROR: <input>:1:16: ...` plus a caret line. */
 export interface CelCompileError {
@@ -107,11 +135,14 @@ export function compileCondition(source: string, family: Family): CompileResult 
   let skeleton: Skeleton | undefined;
   const getSkeleton = (): Skeleton => (skeleton ??= buildSkeleton(fe, source, program.ast));
   const run = evaluator(fe, program);
+  const guard = guardOf(program.ast, GUARD_FIELDS[family]);
   const condition: CompiledCondition = {
     source,
     family,
     reads,
     native: !(CEL_JS in run),
+    run,
+    ...(guard ? { guard } : {}),
     evaluate(activation, unknown) {
       if (unknown && unknown.size > 0 && readsAny(reads, unknown)) {
         return evalSkeleton(getSkeleton(), activation, unknown);
@@ -123,7 +154,7 @@ export function compileCondition(source: string, family: Family): CompileResult 
 }
 
 function constantTrue(source: string, family: Family): CompiledCondition {
-  return { source, family, reads: new Set(), native: true, evaluate: () => true };
+  return { source, family, reads: new Set(), native: true, run: () => true, evaluate: () => true };
 }
 
 type Prepared = { ok: true; program: ParseResult } | { ok: false; error: CelCompileError };
@@ -241,6 +272,41 @@ function checkPattern(n: Node | undefined, fe: FamilyEnv): { offset: number; mes
   if (err !== undefined) return { offset: n.start, message: `invalid regular expression ${JSON.stringify(n.args)}: ${err}` };
   fe.re2.precompile(n.args);
   return undefined;
+}
+
+/** Values a top-level `&&` conjunct restricts `path` to, if any (intersected across conjuncts). */
+function guardOf(root: Node, path: string): Guard | undefined {
+  let values: Set<string> | undefined;
+  const restrict = (vs: string[]) => {
+    values = values ? new Set(vs.filter((v) => values!.has(v))) : new Set(vs);
+  };
+  const visit = (n: Node): void => {
+    if (n.op === "&&") {
+      const [a, b] = n.args as [Node, Node];
+      visit(a);
+      visit(b);
+      return;
+    }
+    if (n.op === "==") {
+      const [a, b] = n.args as [Node, Node];
+      for (const [f, v] of [
+        [a, b],
+        [b, a],
+      ] as const) {
+        if (fieldPath(f) === path && v.op === "value" && typeof v.args === "string") restrict([v.args]);
+      }
+      return;
+    }
+    if (n.op === "in") {
+      const [a, b] = n.args as [Node, Node];
+      const items = b.op === "list" ? (b.args as Node[]) : undefined;
+      if (fieldPath(a) === path && items && items.every((i) => i.op === "value" && typeof i.args === "string")) {
+        restrict(items.map((i) => i.args as string));
+      }
+    }
+  };
+  visit(root);
+  return values ? { path, values } : undefined;
 }
 
 function collectReads(n: Node, out: Set<string>): void {

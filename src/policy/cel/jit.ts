@@ -1,41 +1,49 @@
 /**
- * A closure compiler for the CEL that rule conditions are made of.
+ * A compiler from the CEL that rule conditions are made of to JavaScript.
  *
- * cel-js checks a condition's types at load time; evaluating it through the
- * library costs ~100–300 ns per rule, which over a 100-rule walk is most of a
- * decision. This module turns an already type-checked AST into plain
- * JavaScript closures (tens of ns) for the subset policies use: field access
- * on the typed facet variables, string / int / bool comparisons, `in`,
- * logical operators with CEL's error absorption, string methods, `size`,
- * RE2 `matches`, `sets.*`, `has()` on maps and the `exists` / `all` /
- * `exists_one` macros. Anything else — `dyn` values such as `http.body_json`,
- * arithmetic, map literals, conversions — returns `undefined`, and the caller
+ * cel-js checks a condition's types at load time, but evaluating through the
+ * library (or through a tree of closures) costs 30–300 ns per rule, which
+ * over a 100-rule walk is most of a decision. This module turns an already
+ * type-checked AST into one small JavaScript function per condition (a few
+ * ns), for the subset policies use: field access on the typed facet
+ * variables, string / int / bool comparisons, `in`, logical operators with
+ * CEL's error absorption, string methods, `size`, RE2 `matches`, `sets.*`,
+ * `has()` on maps and the `exists` / `all` / `exists_one` macros. Anything
+ * else — `dyn` values such as `http.body_json`, arithmetic, map literals,
+ * conversions — makes {@link jitCompile} return `undefined`, and the caller
  * keeps evaluating that condition with cel-js. Differential tests
  * (jit.test.ts) hold the two to the same answers.
+ *
+ * Safety of the generated source: rule text never becomes code. String
+ * literals are embedded with `JSON.stringify`, numbers are formatted from
+ * parsed values, property names are spliced only when they are identifiers
+ * from our own variable schema, and everything else (map keys, patterns,
+ * literal lists) is passed in as a constant.
  */
 import type { ASTNode } from "@marcbachmann/cel-js";
 import { RE2_MATCHES_FN, VARIABLE_SCHEMAS } from "./env.js";
-import type { Re2Cache } from "./re2.js";
+import type { Re2Cache, Re2Pattern } from "./re2.js";
 
 /** Variable values for one evaluation, by name. */
 export type Vars = Record<string, object>;
-
-/** A compiled expression: reads variables and comprehension locals, returns a value or throws. */
-type Fn = (vars: Vars, locals: unknown[]) => unknown;
 
 type T =
   | "string"
   | "int"
   | "double"
   | "bool"
-  | "null"
   | { struct: string }
   | { list: T }
   | { map: [T, T] };
 
+/** A compiled sub-expression: JavaScript source plus what we know about it. */
 interface C {
-  fn: Fn;
+  src: string;
   type: T;
+  /** Whether evaluation may raise a CEL error (missing key, bad index, ...). */
+  throws: boolean;
+  /** Present when the value is known at compile time. */
+  constant?: { value: unknown };
 }
 
 /** Thrown by compiled code for CEL evaluation errors (missing key, bad index, ...). */
@@ -47,6 +55,8 @@ class Unsupported extends Error {}
 function bail(): never {
   throw new Unsupported();
 }
+
+const IDENT = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 /** Parses the type strings used in VARIABLE_SCHEMAS (`map<string, list<string>>`). */
 function parseType(s: string): T {
@@ -66,63 +76,74 @@ function parseType(s: string): T {
   return bail(); // dyn and anything else
 }
 
-const isPrim = (t: T): t is "string" | "int" | "double" | "bool" => typeof t === "string" && t !== "null";
+const isPrim = (t: T): t is "string" | "int" | "double" | "bool" => typeof t === "string";
 const same = (a: T, b: T): boolean => JSON.stringify(a) === JSON.stringify(b);
+const isList = (t: T): t is { list: T } => typeof t === "object" && "list" in t;
+const isMap = (t: T): t is { map: [T, T] } => typeof t === "object" && "map" in t;
 
-function mapHas(m: unknown, k: unknown): boolean {
-  if (m instanceof Map) return m.has(k);
-  return typeof k === "string" && Object.prototype.hasOwnProperty.call(m, k);
-}
-
-function mapGet(m: unknown, k: unknown): unknown {
-  if (m instanceof Map) {
-    const v = m.get(k);
-    if (v === undefined && !m.has(k)) throw new CelEvalError(`No such key: ${String(k)}`);
-    return v;
-  }
-  if (typeof k === "string" && Object.prototype.hasOwnProperty.call(m, k)) return (m as Record<string, unknown>)[k];
-  throw new CelEvalError(`No such key: ${String(k)}`);
-}
-
-function mapKeys(m: unknown): unknown[] {
-  return m instanceof Map ? [...m.keys()] : Object.keys(m as object);
-}
-
-function codePoints(s: string): number {
-  let n = 0;
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c < 0xd800 || c > 0xdbff) n++;
-  }
-  return n;
-}
-
-/** CEL `&&` / `||` over possibly-erroring operands: a deciding side absorbs the other's error. */
-function logical(a: Fn, b: Fn, isAnd: boolean): Fn {
-  const decider = !isAnd; // `&&` is decided by false, `||` by true
-  return (v, l) => {
-    let errA: unknown;
-    let ra: unknown;
-    try {
-      ra = a(v, l);
-      if (ra === decider) return decider;
-    } catch (e) {
-      errA = e;
+/** Runtime helpers the generated code calls (passed in as `h`). */
+const helpers = {
+  mapHas(m: unknown, k: unknown): boolean {
+    if (m instanceof Map) return m.has(k);
+    return typeof k === "string" && Object.prototype.hasOwnProperty.call(m, k);
+  },
+  mapGet(m: unknown, k: unknown): unknown {
+    if (m instanceof Map) {
+      const v = m.get(k);
+      if (v === undefined && !m.has(k)) throw new CelEvalError(`No such key: ${String(k)}`);
+      return v;
     }
-    const rb = b(v, l);
-    if (rb === decider) return decider;
-    if (errA !== undefined) throw errA;
-    return rb;
-  };
-}
+    if (typeof k === "string" && Object.prototype.hasOwnProperty.call(m, k)) return (m as Record<string, unknown>)[k];
+    throw new CelEvalError(`No such key: ${String(k)}`);
+  },
+  mapKeys(m: unknown): unknown[] {
+    return m instanceof Map ? [...m.keys()] : Object.keys(m as object);
+  },
+  at(list: unknown[], i: bigint): unknown {
+    if (i < 0n || i >= BigInt(list.length)) throw new CelEvalError(`index out of bounds: ${i}`);
+    return list[Number(i)];
+  },
+  codePoints(s: string): bigint {
+    let n = 0;
+    for (let i = 0; i < s.length; i++) {
+      const c = s.charCodeAt(i);
+      if (c < 0xd800 || c > 0xdbff) n++;
+    }
+    return BigInt(n);
+  },
+  listEq(p: unknown[], q: unknown[]): boolean {
+    return p.length === q.length && p.every((e, i) => e === q[i]);
+  },
+  intersects(x: unknown[], y: unknown[]): boolean {
+    for (const e of x) if (y.includes(e)) return true;
+    return false;
+  },
+  containsAll(x: unknown[], y: unknown[]): boolean {
+    return y.every((e) => x.includes(e));
+  },
+  equivalent(x: unknown[], y: unknown[]): boolean {
+    const a = new Set(x);
+    const b = new Set(y);
+    return a.size === b.size && [...a].every((e) => b.has(e));
+  },
+};
 
 interface Scope {
-  names: Map<string, { slot: number; type: T }>;
-  next: number;
+  /** Comprehension variables: CEL name → JS local name and type. */
+  names: Map<string, { js: string; type: T }>;
+  depth: number;
 }
 
 class Compiler {
+  /** Values the generated code reads as `k[i]` (patterns, literal lists, map keys). */
+  readonly constants: unknown[] = [];
+
   constructor(private readonly re2: Re2Cache) {}
+
+  konst(value: unknown): string {
+    this.constants.push(value);
+    return `k[${this.constants.length - 1}]`;
+  }
 
   compile(n: ASTNode, scope: Scope): C {
     switch (n.op) {
@@ -137,21 +158,18 @@ class Compiler {
       case "list":
         return this.list(n.args, scope);
       case "&&":
-      case "||": {
-        const a = this.bool(n.args[0], scope);
-        const b = this.bool(n.args[1], scope);
-        return { fn: logical(a, b, n.op === "&&"), type: "bool" };
-      }
+      case "||":
+        return this.logical(this.boolC(n.args[0], scope), this.boolC(n.args[1], scope), n.op === "&&");
       case "!_": {
-        const x = this.bool(n.args, scope);
-        return { fn: (v, l) => !x(v, l), type: "bool" };
+        const x = this.boolC(n.args, scope);
+        return { src: `!(${x.src})`, type: "bool", throws: x.throws };
       }
       case "?:": {
-        const c = this.bool(n.args[0], scope);
+        const c = this.boolC(n.args[0], scope);
         const t = this.compile(n.args[1], scope);
         const f = this.compile(n.args[2], scope);
         if (!same(t.type, f.type)) bail();
-        return { fn: (v, l) => (c(v, l) ? t.fn(v, l) : f.fn(v, l)), type: t.type };
+        return { src: `((${c.src}) ? (${t.src}) : (${f.src}))`, type: t.type, throws: c.throws || t.throws || f.throws };
       }
       case "==":
       case "!=":
@@ -172,27 +190,44 @@ class Compiler {
     }
   }
 
-  bool(n: ASTNode, scope: Scope): Fn {
+  boolC(n: ASTNode, scope: Scope): C {
     const c = this.compile(n, scope);
     if (c.type !== "bool") bail();
-    return c.fn;
+    return c;
+  }
+
+  /** CEL `&&` / `||`: a deciding side (false for `&&`, true for `||`) absorbs the other side's error. */
+  logical(a: C, b: C, isAnd: boolean): C {
+    const throws = a.throws || b.throws;
+    if (!a.throws) {
+      // Nothing to absorb from the left: plain short-circuit.
+      return { src: isAnd ? `((${a.src}) && (${b.src}))` : `((${a.src}) || (${b.src}))`, type: "bool", throws };
+    }
+    const decider = String(!isAnd);
+    const src = `(() => { let e; try { if ((${a.src}) === ${decider}) return ${decider}; } catch (x) { e = x; } const r = (${b.src}); if (r === ${decider}) return ${decider}; if (e !== undefined) throw e; return r; })()`;
+    return { src, type: "bool", throws };
   }
 
   literal(v: unknown): C {
-    if (typeof v === "string") return { fn: () => v, type: "string" };
-    if (typeof v === "bigint") return { fn: () => v, type: "int" };
-    if (typeof v === "number") return { fn: () => v, type: "double" };
-    if (typeof v === "boolean") return { fn: () => v, type: "bool" };
-    return bail();
+    switch (typeof v) {
+      case "string":
+        return { src: JSON.stringify(v), type: "string", throws: false, constant: { value: v } };
+      case "bigint":
+        return { src: `${v}n`, type: "int", throws: false, constant: { value: v } };
+      case "number":
+        if (!Number.isFinite(v)) return bail();
+        return { src: `(${String(v)})`, type: "double", throws: false, constant: { value: v } };
+      case "boolean":
+        return { src: String(v), type: "bool", throws: false, constant: { value: v } };
+      default:
+        return bail();
+    }
   }
 
   ident(name: string, scope: Scope): C {
     const local = scope.names.get(name);
-    if (local) {
-      const slot = local.slot;
-      return { fn: (_v, l) => l[slot], type: local.type };
-    }
-    if (name in VARIABLE_SCHEMAS) return { fn: (v) => v[name], type: { struct: name } };
+    if (local) return { src: local.js, type: local.type, throws: false };
+    if (name in VARIABLE_SCHEMAS && IDENT.test(name)) return { src: `v.${name}`, type: { struct: name }, throws: false };
     return bail();
   }
 
@@ -201,15 +236,12 @@ class Compiler {
       const root = target.args;
       const schema = VARIABLE_SCHEMAS[root as keyof typeof VARIABLE_SCHEMAS] as Record<string, string>;
       const ft = schema[field];
-      if (ft === undefined) bail();
-      const type = parseType(ft);
-      return { fn: (v) => (v[root] as Record<string, unknown>)[field], type };
+      if (ft === undefined || !IDENT.test(root) || !IDENT.test(field)) bail();
+      return { src: `v.${root}.${field}`, type: parseType(ft), throws: false };
     }
     const t = this.compile(target, scope);
-    if (typeof t.type === "object" && "map" in t.type) {
-      if (t.type.map[0] !== "string") bail();
-      const get = t.fn;
-      return { fn: (v, l) => mapGet(get(v, l), field), type: t.type.map[1] };
+    if (isMap(t.type) && t.type.map[0] === "string") {
+      return { src: `h.mapGet(${t.src}, ${JSON.stringify(field)})`, type: t.type.map[1], throws: true };
     }
     return bail();
   }
@@ -217,25 +249,13 @@ class Compiler {
   index(target: ASTNode, key: ASTNode, scope: Scope): C {
     const t = this.compile(target, scope);
     const k = this.compile(key, scope);
-    if (typeof t.type === "object" && "list" in t.type) {
+    if (isList(t.type)) {
       if (k.type !== "int") bail();
-      const get = t.fn;
-      const idx = k.fn;
-      return {
-        fn: (v, l) => {
-          const list = get(v, l) as unknown[];
-          const i = idx(v, l) as bigint;
-          if (i < 0n || i >= BigInt(list.length)) throw new CelEvalError(`index out of bounds: ${i}`);
-          return list[Number(i)];
-        },
-        type: t.type.list,
-      };
+      return { src: `h.at(${t.src}, ${k.src})`, type: t.type.list, throws: true };
     }
-    if (typeof t.type === "object" && "map" in t.type) {
+    if (isMap(t.type)) {
       if (!same(k.type, t.type.map[0])) bail();
-      const get = t.fn;
-      const key = k.fn;
-      return { fn: (v, l) => mapGet(get(v, l), key(v, l)), type: t.type.map[1] };
+      return { src: `h.mapGet(${t.src}, ${k.src})`, type: t.type.map[1], throws: true };
     }
     return bail();
   }
@@ -245,27 +265,21 @@ class Compiler {
     if (cs.length === 0) return bail();
     const et = cs[0]!.type;
     if (!isPrim(et) || cs.some((c) => !same(c.type, et))) bail();
-    // Literal lists are built once.
-    if (items.every((i) => i.op === "value")) {
-      const values = cs.map((c) => c.fn({}, []));
-      return { fn: () => values, type: { list: et } };
+    if (cs.every((c) => c.constant)) {
+      const values = cs.map((c) => c.constant!.value);
+      return { src: this.konst(values), type: { list: et }, throws: false, constant: { value: values } };
     }
-    const fns = cs.map((c) => c.fn);
-    return { fn: (v, l) => fns.map((f) => f(v, l)), type: { list: et } };
+    return { src: `[${cs.map((c) => c.src).join(", ")}]`, type: { list: et }, throws: cs.some((c) => c.throws) };
   }
 
   equality(a: ASTNode, b: ASTNode, negate: boolean, scope: Scope): C {
     const x = this.compile(a, scope);
     const y = this.compile(b, scope);
     if (!same(x.type, y.type)) bail();
-    const fx = x.fn;
-    const fy = y.fn;
-    if (isPrim(x.type)) {
-      return { fn: negate ? (v, l) => fx(v, l) !== fy(v, l) : (v, l) => fx(v, l) === fy(v, l), type: "bool" };
-    }
-    if (typeof x.type === "object" && "list" in x.type && isPrim(x.type.list)) {
-      const eq = (p: unknown[], q: unknown[]) => p.length === q.length && p.every((e, i) => e === q[i]);
-      return { fn: (v, l) => eq(fx(v, l) as unknown[], fy(v, l) as unknown[]) !== negate, type: "bool" };
+    const throws = x.throws || y.throws;
+    if (isPrim(x.type)) return { src: `((${x.src}) ${negate ? "!==" : "==="} (${y.src}))`, type: "bool", throws };
+    if (isList(x.type) && isPrim(x.type.list)) {
+      return { src: `(h.listEq(${x.src}, ${y.src}) ${negate ? "!==" : "==="} true)`, type: "bool", throws };
     }
     return bail();
   }
@@ -274,32 +288,20 @@ class Compiler {
     const x = this.compile(a, scope);
     const y = this.compile(b, scope);
     if (!same(x.type, y.type) || (x.type !== "int" && x.type !== "double")) bail();
-    const fx = x.fn as (v: Vars, l: unknown[]) => number | bigint;
-    const fy = y.fn as (v: Vars, l: unknown[]) => number | bigint;
-    switch (op) {
-      case "<":
-        return { fn: (v, l) => fx(v, l) < fy(v, l), type: "bool" };
-      case "<=":
-        return { fn: (v, l) => fx(v, l) <= fy(v, l), type: "bool" };
-      case ">":
-        return { fn: (v, l) => fx(v, l) > fy(v, l), type: "bool" };
-      case ">=":
-        return { fn: (v, l) => fx(v, l) >= fy(v, l), type: "bool" };
-    }
+    return { src: `((${x.src}) ${op} (${y.src}))`, type: "bool", throws: x.throws || y.throws };
   }
 
   membership(a: ASTNode, b: ASTNode, scope: Scope): C {
     const x = this.compile(a, scope);
     const y = this.compile(b, scope);
-    const fx = x.fn;
-    const fy = y.fn;
-    if (typeof y.type === "object" && "list" in y.type) {
+    const throws = x.throws || y.throws;
+    if (isList(y.type)) {
       if (!isPrim(x.type) || !same(x.type, y.type.list)) bail();
-      return { fn: (v, l) => (fy(v, l) as unknown[]).includes(fx(v, l)), type: "bool" };
+      return { src: `(${y.src}).includes(${x.src})`, type: "bool", throws };
     }
-    if (typeof y.type === "object" && "map" in y.type) {
+    if (isMap(y.type)) {
       if (!same(x.type, y.type.map[0])) bail();
-      return { fn: (v, l) => mapHas(fy(v, l), fx(v, l)), type: "bool" };
+      return { src: `h.mapHas(${y.src}, ${x.src})`, type: "bool", throws };
     }
     return bail();
   }
@@ -311,34 +313,33 @@ class Compiler {
     }
     const r = this.compile(receiver, scope);
     const cs = args.map((a) => this.compile(a, scope));
-    const fr = r.fn;
-    if (r.type === "string") {
-      if (cs.length === 1 && cs[0]!.type === "string") {
-        const fa = cs[0]!.fn;
-        switch (name) {
-          case "startsWith":
-            return { fn: (v, l) => (fr(v, l) as string).startsWith(fa(v, l) as string), type: "bool" };
-          case "endsWith":
-            return { fn: (v, l) => (fr(v, l) as string).endsWith(fa(v, l) as string), type: "bool" };
-          case "contains":
-            return { fn: (v, l) => (fr(v, l) as string).includes(fa(v, l) as string), type: "bool" };
-          case RE2_MATCHES_FN: {
-            const re2 = this.re2;
-            return { fn: (v, l) => re2.matches(fr(v, l) as string, fa(v, l) as string), type: "bool" };
+    const throws = r.throws || cs.some((c) => c.throws);
+    if (r.type === "string" && cs.length === 1 && cs[0]!.type === "string") {
+      const arg = cs[0]!;
+      switch (name) {
+        case "startsWith":
+        case "endsWith":
+          return { src: `(${r.src}).${name}(${arg.src})`, type: "bool", throws };
+        case "contains":
+          return { src: `(${r.src}).includes(${arg.src})`, type: "bool", throws };
+        case RE2_MATCHES_FN: {
+          if (arg.constant) {
+            // Validated and compiled at load; matching a literal pattern cannot fail.
+            const re: Re2Pattern = this.re2.get(arg.constant.value as string);
+            return { src: `${this.konst(re)}.test(${r.src})`, type: "bool", throws: r.throws };
           }
+          return { src: `${this.konst(this.re2)}.matches(${r.src}, ${arg.src})`, type: "bool", throws: true };
         }
       }
-      if (name === "size" && cs.length === 0) return { fn: (v, l) => BigInt(codePoints(fr(v, l) as string)), type: "int" };
     }
-    if (name === "size" && cs.length === 0 && typeof r.type === "object") return this.sizeOf(r);
+    if (name === "size" && cs.length === 0) return this.sizeOf(r);
     return bail();
   }
 
   sizeOf(r: C): C {
-    const fr = r.fn;
-    if (r.type === "string") return { fn: (v, l) => BigInt(codePoints(fr(v, l) as string)), type: "int" };
-    if (typeof r.type === "object" && "list" in r.type) return { fn: (v, l) => BigInt((fr(v, l) as unknown[]).length), type: "int" };
-    if (typeof r.type === "object" && "map" in r.type) return { fn: (v, l) => BigInt(mapKeys(fr(v, l)).length), type: "int" };
+    if (r.type === "string") return { src: `h.codePoints(${r.src})`, type: "int", throws: r.throws };
+    if (isList(r.type)) return { src: `BigInt((${r.src}).length)`, type: "int", throws: r.throws };
+    if (isMap(r.type)) return { src: `BigInt(h.mapKeys(${r.src}).length)`, type: "int", throws: r.throws };
     return bail();
   }
 
@@ -346,18 +347,15 @@ class Compiler {
     if (name === "has" && args.length === 1 && args[0]!.op === ".") {
       const [target, field] = args[0]!.args as [ASTNode, string];
       const t = this.compile(target, scope);
-      if (typeof t.type === "object" && "map" in t.type && t.type.map[0] === "string") {
-        const ft = t.fn;
-        return { fn: (v, l) => mapHas(ft(v, l), field), type: "bool" };
+      if (isMap(t.type) && t.type.map[0] === "string") {
+        return { src: `h.mapHas(${t.src}, ${JSON.stringify(field)})`, type: "bool", throws: t.throws };
       }
       return bail();
     }
     const cs = args.map((a) => this.compile(a, scope));
     if (name === "size" && cs.length === 1) return this.sizeOf(cs[0]!);
     if (name === "matches" && cs.length === 2 && cs.every((c) => c.type === "string")) {
-      const [fs, fp] = [cs[0]!.fn, cs[1]!.fn];
-      const re2 = this.re2;
-      return { fn: (v, l) => re2.matches(fs(v, l) as string, fp(v, l) as string), type: "bool" };
+      return { src: `${this.konst(this.re2)}.matches(${cs[0]!.src}, ${cs[1]!.src})`, type: "bool", throws: true };
     }
     return bail();
   }
@@ -365,85 +363,39 @@ class Compiler {
   sets(name: string, args: ASTNode[], scope: Scope): C {
     if (args.length !== 2) bail();
     const [a, b] = args.map((x) => this.compile(x, scope)) as [C, C];
-    for (const c of [a, b]) if (!(typeof c.type === "object" && "list" in c.type && isPrim(c.type.list))) bail();
-    const fa = a.fn;
-    const fb = b.fn;
-    switch (name) {
-      case "intersects":
-        return {
-          fn: (v, l) => {
-            const x = fa(v, l) as unknown[];
-            const y = fb(v, l) as unknown[];
-            for (const e of x) if (y.includes(e)) return true;
-            return false;
-          },
-          type: "bool",
-        };
-      case "contains":
-        return { fn: (v, l) => (fb(v, l) as unknown[]).every((e) => (fa(v, l) as unknown[]).includes(e)), type: "bool" };
-      case "equivalent":
-        return {
-          fn: (v, l) => {
-            const x = new Set(fa(v, l) as unknown[]);
-            const y = new Set(fb(v, l) as unknown[]);
-            return x.size === y.size && [...x].every((e) => y.has(e));
-          },
-          type: "bool",
-        };
-      default:
-        return bail();
-    }
+    for (const c of [a, b]) if (!(isList(c.type) && isPrim(c.type.list))) bail();
+    const fn = { intersects: "intersects", contains: "containsAll", equivalent: "equivalent" }[name];
+    if (!fn) return bail();
+    return { src: `h.${fn}(${a.src}, ${b.src})`, type: "bool", throws: a.throws || b.throws };
   }
 
   comprehension(kind: "exists" | "all" | "exists_one", range: ASTNode, variable: ASTNode, body: ASTNode, scope: Scope): C {
     if (variable.op !== "id") bail();
     const r = this.compile(range, scope);
     let elemType: T;
-    let elems: (x: unknown) => unknown[];
-    if (typeof r.type === "object" && "list" in r.type) {
+    let elems: string;
+    if (isList(r.type)) {
       elemType = r.type.list;
-      elems = (x) => x as unknown[];
-    } else if (typeof r.type === "object" && "map" in r.type) {
+      elems = r.src;
+    } else if (isMap(r.type)) {
       elemType = r.type.map[0];
-      elems = mapKeys;
+      elems = `h.mapKeys(${r.src})`;
     } else return bail();
-    const slot = scope.next;
-    const inner: Scope = { names: new Map(scope.names), next: slot + 1 };
-    inner.names.set(variable.args, { slot, type: elemType });
-    const pred = this.bool(body, inner);
-    const fr = r.fn;
+    const js = `c${scope.depth}`;
+    const inner: Scope = { names: new Map(scope.names), depth: scope.depth + 1 };
+    inner.names.set(variable.args, { js, type: elemType });
+    const pred = this.boolC(body, inner);
+    const throws = r.throws || pred.throws;
     if (kind === "exists_one") {
-      return {
-        fn: (v, l) => {
-          let count = 0;
-          for (const e of elems(fr(v, l))) {
-            l[slot] = e;
-            if (pred(v, l) === true) count++;
-          }
-          return count === 1;
-        },
-        type: "bool",
-      };
+      return { src: `(() => { let n = 0; for (const ${js} of ${elems}) { if ((${pred.src}) === true) n++; } return n === 1; })()`, type: "bool", throws };
     }
     // exists folds with ||, all with &&: a deciding element wins over an
     // erroring one; an error is raised only if nothing decided.
-    const decider = kind === "exists";
-    return {
-      fn: (v, l) => {
-        let err: unknown;
-        for (const e of elems(fr(v, l))) {
-          l[slot] = e;
-          try {
-            if (pred(v, l) === decider) return decider;
-          } catch (x) {
-            err ??= x;
-          }
-        }
-        if (err !== undefined) throw err;
-        return !decider;
-      },
-      type: "bool",
-    };
+    const decider = String(kind === "exists");
+    const src = pred.throws
+      ? `(() => { let e; for (const ${js} of ${elems}) { try { if ((${pred.src}) === ${decider}) return ${decider}; } catch (x) { if (e === undefined) e = x; } } if (e !== undefined) throw e; return ${String(kind !== "exists")}; })()`
+      : `(() => { for (const ${js} of ${elems}) { if ((${pred.src}) === ${decider}) return ${decider}; } return ${String(kind !== "exists")}; })()`;
+    return { src, type: "bool", throws };
   }
 }
 
@@ -452,19 +404,22 @@ export type JitProgram = (vars: Vars) => unknown;
 
 /**
  * Compiles a type-checked AST (with the RE2 `matches` rewrite already applied)
- * to closures, or returns undefined when it uses anything outside the subset.
+ * to a JavaScript function, or returns undefined when it uses anything
+ * outside the subset.
  */
 export function jitCompile(ast: ASTNode, re2: Re2Cache): JitProgram | undefined {
+  const compiler = new Compiler(re2);
   let c: C;
   try {
-    c = new Compiler(re2).compile(ast, { names: new Map(), next: 0 });
+    c = compiler.compile(ast, { names: new Map(), depth: 0 });
   } catch (e) {
     if (e instanceof Unsupported) return undefined;
     throw e;
   }
-  const fn = c.fn;
-  // Comprehension locals live in slots of one array per program: evaluation
-  // is synchronous and never re-enters the same program, so it is reused.
-  const locals: unknown[] = [];
-  return (vars) => fn(vars, locals);
+  // eslint-disable-next-line @typescript-eslint/no-implied-eval -- see "Safety of the generated source" above.
+  const factory = new Function("h", "k", `"use strict"; return (v) => (${c.src});`) as (
+    h: typeof helpers,
+    k: unknown[],
+  ) => JitProgram;
+  return factory(helpers, compiler.constants);
 }
