@@ -11,21 +11,12 @@ import { join } from "node:path";
 import { loadPolicy } from "../src/config/policy.js";
 import { memIO } from "../src/config/testing.js";
 import { compileCondition } from "../src/policy/cel/compile.js";
+import { prng } from "../src/testing/prng.js";
 
 const COMPAT = process.env.CLAWPATROL_COMPAT_DIR ?? join(process.cwd(), "..", "shared", "compat", "clawpatrol");
 const SEED = Number(process.env.CLAWPATROL_FUZZ_SEED ?? 4242);
 const BUDGET_MS = 3000;
 
-function prng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const TOKENS = [
   "{", "}", "[", "]", "(", ")", "=", ",", ".", "\n", '"', "'", "#", "//", "/*", "*/", "<<-EOT\n", "EOT\n",

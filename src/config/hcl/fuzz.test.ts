@@ -13,23 +13,13 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { INTERNAL_ERROR_SUMMARY, parseHcl } from "./index.js";
 import { compatFiles } from "./test-helpers.js";
+import { prng } from "../../testing/prng.js";
 
 const SEED = Number(process.env.HCL_FUZZ_SEED ?? 20240611) >>> 0;
 const ROUNDS = Math.max(1, Number(process.env.HCL_FUZZ_ROUNDS ?? 1));
 /** Generous: the slowest honest input (the 1,100-line full.hcl) takes a few ms. */
 const PER_INPUT_MS = 250;
 
-/** mulberry32: tiny, fast, good enough for fuzzing, and reproducible. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Fragments that exercise the interesting lexer/parser paths. */
 const SNIPPETS = [

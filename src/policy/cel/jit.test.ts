@@ -9,6 +9,7 @@ import type { ASTNode } from "@marcbachmann/cel-js";
 import type { Family } from "../action.js";
 import { celValue, familyEnv, RE2_MATCHES_FN } from "./env.js";
 import { jitCompile } from "./jit.js";
+import { prng } from "../../testing/prng.js";
 
 const CONDITIONS: Record<Family, string[]> = {
   http: [
@@ -68,17 +69,6 @@ const CONDITIONS: Record<Family, string[]> = {
   ],
 };
 
-/** Small seeded PRNG so failures reproduce. */
-function prng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function activations(family: Family, rnd: () => number): Record<string, object>[] {
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)]!;

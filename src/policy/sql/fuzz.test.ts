@@ -9,6 +9,7 @@ import { before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { OP_CLASS_ORDER, analyzeSql, initSqlAnalyzer, type SqlAnalysis } from "./analyze.js";
 import { SINGLE_CASES } from "./analyze.cases.js";
+import { prng } from "../../testing/prng.js";
 
 before(async () => {
   await initSqlAnalyzer();
@@ -18,17 +19,6 @@ const SEED = 0x5eed_c1a5;
 const PHASE_BUDGET_MS = 700;
 const MAX_ITERATIONS = 50_000;
 
-/** mulberry32: small, fast, good enough to spread inputs; seeded for reproducibility. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const TOKENS = [
   "select", "insert", "update", "delete", "merge", "into", "from", "where", "with", "as", "recursive",
