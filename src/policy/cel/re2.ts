@@ -9,7 +9,7 @@
  * invalid pattern is a load error at the rule, not a runtime surprise.
  */
 import { RE2JS } from "@bufbuild/re2";
-import { foldNormalize, foldPrefilter, satisfies, type RequiredLiterals } from "./re2-prefilter.js";
+import { admits, foldNormalize, literalCondition, type LiteralCondition } from "./re2-prefilter.js";
 
 /** A compiled RE2 pattern with an unanchored `test`, as CEL's `matches` needs. */
 export interface Re2Pattern {
@@ -40,26 +40,28 @@ function explain(pattern: string, message: string): string {
 const MAX_DYNAMIC_PATTERNS = 256;
 
 /**
- * A compiled pattern plus, for `(?i)` patterns, the literals a match requires
- * (see re2-prefilter.ts). RE2JS prefilters case-sensitive literals itself but
- * not folded ones; this rejects most non-matching inputs without running it.
+ * A compiled pattern plus the literals, prefixes and suffixes a match requires
+ * (see re2-prefilter.ts). Checking them with `includes`/`startsWith`/`endsWith`
+ * rejects most non-matching inputs without running RE2JS, whose own literal
+ * prefilter skips `(?i)` patterns and costs more even when it rejects.
  */
 class Compiled implements Re2Pattern {
   constructor(
     private readonly re: RE2JS,
-    private readonly required: RequiredLiterals | undefined,
+    private readonly cond: LiteralCondition | undefined,
     private readonly normalize: (input: string) => string,
   ) {}
 
   test(input: string): boolean {
-    if (this.required !== undefined && !satisfies(this.required, this.normalize(input))) return false;
+    const cond = this.cond;
+    if (cond !== undefined && !admits(cond, cond.fold ? this.normalize(input) : input)) return false;
     return this.re.test(input);
   }
 }
 
 function compile(pattern: string, normalize: (input: string) => string): Compiled {
   const re = new RE2JS(pattern);
-  return new Compiled(re, foldPrefilter(pattern), normalize);
+  return new Compiled(re, literalCondition(pattern), normalize);
 }
 
 /**
@@ -70,7 +72,7 @@ function compile(pattern: string, normalize: (input: string) => string): Compile
 export class Re2Cache {
   readonly #fixed = new Map<string, Re2Pattern>();
   readonly #dynamic = new Map<string, Re2Pattern>();
-  /** One-entry memo: a decision tests the same input against many patterns. */
+  /** One-entry memo of `foldNormalize` for `(?i)` patterns: a decision tests the same input against many. */
   #lastInput: string | undefined;
   #lastNormalized = "";
   readonly #normalize = (input: string): string => {
