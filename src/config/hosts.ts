@@ -8,6 +8,7 @@
  * entry without a port claims the endpoint type's default port; a lookup
  * without a port (a fixture, say) matches entries on their default port.
  */
+import { checkHostEntry, checkPort, splitHostPort } from "../types/formats.js";
 
 export interface HostEntry {
   /** Lower-cased host name or IP (IPv6 without brackets); for wildcards, the suffix after `*.`. */
@@ -17,63 +18,37 @@ export interface HostEntry {
   port?: number;
 }
 
-const LABEL = /^[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?$/;
-
-/** Splits `host`, `host:port`, `[v6]:port` into parts; undefined when malformed. */
-export function splitHostPort(s: string): { host: string; port?: number } | undefined {
-  if (s.startsWith("[")) {
-    const end = s.indexOf("]");
-    if (end < 0) return undefined;
-    const host = s.slice(1, end);
-    const rest = s.slice(end + 1);
-    if (rest === "") return { host };
-    if (!rest.startsWith(":")) return undefined;
-    const port = parsePort(rest.slice(1));
-    return port === undefined ? undefined : { host, port };
-  }
-  const colons = s.split(":").length - 1;
-  if (colons === 0) return { host: s };
-  if (colons > 1) return { host: s }; // bare IPv6
-  const i = s.lastIndexOf(":");
-  const port = parsePort(s.slice(i + 1));
-  return port === undefined ? undefined : { host: s.slice(0, i), port };
-}
-
-function parsePort(p: string): number | undefined {
-  if (!/^\d{1,5}$/.test(p)) return undefined;
-  const n = Number(p);
-  return n >= 1 && n <= 65535 ? n : undefined;
-}
-
-function validName(host: string): boolean {
-  if (host.includes(":")) return true; // IPv6 literal; the socket layer validates it
-  if (host.length === 0 || host.length > 253) return false;
-  return host.split(".").every((l) => LABEL.test(l));
-}
-
-/** Parses a host entry as written in config. */
+/**
+ * Parses a host entry as written in config (the endpoint types validate and
+ * report malformed entries; here they are only skipped).
+ */
 export function parseHostEntry(entry: string): HostEntry | undefined {
-  const hp = splitHostPort(entry.trim().toLowerCase());
+  const text = entry.trim().toLowerCase();
+  if (checkHostEntry(text, { wildcard: true }) !== undefined) return undefined;
+  const hp = hostAndPort(text);
   if (!hp) return undefined;
-  let host = hp.host.replace(/\.$/, "");
+  let host = hp.host;
   let wildcard = false;
   if (host.startsWith("*.")) {
     wildcard = true;
     host = host.slice(2);
   }
-  if (!validName(host) || host.includes("*")) return undefined;
   const out: HostEntry = { host, wildcard };
   if (hp.port !== undefined) out.port = hp.port;
   return out;
 }
 
-/** Why a host entry is malformed, or undefined when it is fine. */
-export function validateHost(entry: string): string | undefined {
-  if (entry.trim() === "") return "is empty";
-  if (/^[a-z]+:\/\//i.test(entry)) return "must be a host name or IP (with an optional :port), not a URL";
-  if (entry.includes("*") && !entry.trim().startsWith("*.")) return "may only use a wildcard as a leading `*.` label";
-  if (!parseHostEntry(entry)) return "is not a valid host[:port]";
-  return undefined;
+/** `host[:port]` with the port as a number and a trailing root dot dropped; undefined when malformed. */
+function hostAndPort(text: string): { host: string; port?: number } | undefined {
+  const split = splitHostPort(text);
+  if (!split.ok) return undefined;
+  const { host, port } = split.value;
+  const out: { host: string; port?: number } = { host: host.replace(/\.$/, "") };
+  if (port !== undefined) {
+    if (checkPort(port) !== undefined) return undefined;
+    out.port = Number(port);
+  }
+  return out;
 }
 
 interface Claim<T> {
@@ -125,9 +100,9 @@ export class HostIndex<T> {
   }
 
   #lookup(hostPort: string): T[] {
-    const hp = splitHostPort(hostPort.trim().toLowerCase());
+    const hp = hostAndPort(hostPort.trim().toLowerCase());
     if (!hp) return [];
-    const host = hp.host.replace(/\.$/, "");
+    const host = hp.host;
     const pick = (claims: Claim<T>[]): T[] => {
       const out: T[] = [];
       for (const c of claims) {

@@ -17,10 +17,9 @@ import type { ParsedFile } from "./hcl/ast.js";
 import type { DecodeIO } from "./decode/block.js";
 import { decodeTopLevel, type Declarations } from "./decode/toplevel.js";
 import { resolveDeclarations } from "./resolve.js";
+import { checkSchemaVersion, MAX_SCHEMA_VERSION } from "./schema/gateway.js";
 import type { Config } from "./model.js";
 
-/** The highest `schema_version` this build understands. */
-export const SCHEMA_VERSION = 1;
 
 export interface LoadResult {
   /** Present unless the config could not be read at all or failed the version gate. */
@@ -97,19 +96,13 @@ function versionGate(files: ParsedFile[], diags: Diagnostic[]): { fatal?: Diagno
       const e = a.expr;
       const v = e.kind === "literal" && typeof e.value === "number" ? e.value : e.kind === "template" ? Number(e.value) : NaN;
       if (!Number.isInteger(v) || v < 1) {
-        diags.push(error("Invalid schema_version", `schema_version must be a positive whole number; this clawpatrol understands up to ${SCHEMA_VERSION}.`, e.range));
+        diags.push(error("Invalid schema_version", `schema_version must be a positive whole number; this clawpatrol understands up to ${MAX_SCHEMA_VERSION}.`, e.range));
         continue;
       }
-      if (v > SCHEMA_VERSION) {
-        // Reported without a position, as the reference does: it is about the
-        // whole config, and the value is in the message.
-        return {
-          fatal: error(
-            "Config schema_version too new",
-            `schema_version = ${v}, but this clawpatrol understands up to ${SCHEMA_VERSION}. Upgrade clawpatrol to load this config.`,
-          ),
-        };
-      }
+      // Too new: reported without a position, as the reference does — it is
+      // about the whole config, and the value is in the message.
+      const tooNew = checkSchemaVersion(v)[0];
+      if (tooNew) return { fatal: tooNew };
       if (version !== undefined && version !== v) {
         diags.push(error("Conflicting schema_version", `Files of one config must agree on schema_version (found ${version} and ${v}).`, e.range));
       }
@@ -131,7 +124,7 @@ export function loadConfig(path: string, io: LoadIO = nodeIO): LoadResult {
     diagnostics.push(
       warning(
         "Config schema_version not set",
-        `Loading as schema_version ${SCHEMA_VERSION}. Add \`schema_version = ${SCHEMA_VERSION}\` at the top of the config so a future grammar change is caught instead of misread.`,
+        `Loading as schema_version ${MAX_SCHEMA_VERSION}. Add \`schema_version = ${MAX_SCHEMA_VERSION}\` at the top of the config so a future grammar change is caught instead of misread.`,
       ),
     );
   }

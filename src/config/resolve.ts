@@ -34,7 +34,7 @@ import {
   type RuleDecl,
   type TunnelDecl,
 } from "./model.js";
-import { validateHost } from "./hosts.js";
+import { parseHostEntry } from "./hosts.js";
 
 class Resolver {
   readonly byKind = new Map<PluginKind, Map<string, RawPluginBlock>>();
@@ -192,7 +192,7 @@ export function resolveDeclarations(d: Declarations, diags: Diagnostic[]): Confi
     const hosts = spec.hostsOf(b.block);
     // Malformed entries are reported by the endpoint type's own validation;
     // here they are only kept out of the host index.
-    const hostsOk = hosts.every((h) => validateHost(h) === undefined);
+    const hostsOk = hosts.every((h) => parseHostEntry(h) !== undefined);
     if (hosts.length === 0) {
       diags.push(
         error(
