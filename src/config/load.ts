@@ -17,7 +17,8 @@ import type { ParsedFile } from "./hcl/ast.js";
 import type { DecodeIO } from "./decode/block.js";
 import { decodeTopLevel, type Declarations } from "./decode/toplevel.js";
 import { resolveDeclarations } from "./resolve.js";
-import { checkSchemaVersion, MAX_SCHEMA_VERSION } from "./schema/gateway.js";
+import { MAX_SCHEMA_VERSION } from "./schema/gateway.js";
+import { checkSchemaVersion } from "./schema/checks.js";
 import type { Config } from "./model.js";
 
 

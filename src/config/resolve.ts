@@ -20,7 +20,7 @@ import type {
 } from "../types/schema.js";
 import { isRef, isRefList } from "../types/schema.js";
 import { allTypeNames, approverType, BUILTIN_APPROVER_ROOT, BUILTIN_APPROVERS } from "../types/registry.js";
-import { validateDefaults, validateGateway, validatePlugin } from "./schema/gateway.js";
+import { validateDefaults, validateGateway, validatePlugin } from "./schema/checks.js";
 import type { Declarations, RawPluginBlock } from "./decode/toplevel.js";
 import { suggest } from "./decode/suggest.js";
 import {

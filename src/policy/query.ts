@@ -9,16 +9,21 @@ import type { OpClass, UnknownFacet } from "./action.js";
 import type { Decision } from "./decide.js";
 import type { SqlAnalysis } from "./sql/analyze.js";
 
-/** What the analyzer knows about one statement, in the shape actions are built from. */
-export interface StatementView {
-  /** The statement's own text (the whole query when it could not be parsed). */
-  statement: string;
+/** The parser-derived SQL facets of one statement. */
+export interface SqlDerivation {
   verb: string;
   verbs: string[];
   tables: string[];
   functions: string[];
   opClass?: OpClass;
+  /** Fields the analyzer could not derive (e.g. `sql.verb`: unparseable). */
   unknown?: UnknownFacet[];
+}
+
+/** What the analyzer knows about one statement, in the shape actions are built from. */
+export interface StatementView extends SqlDerivation {
+  /** The statement's own text (the whole query when it could not be parsed). */
+  statement: string;
 }
 
 /** Facet fields an unparseable statement leaves unknown (`sql.statement` stays known). */

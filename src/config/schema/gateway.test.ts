@@ -3,19 +3,15 @@ import assert from "node:assert/strict";
 import type { Diagnostic } from "../diagnostics.js";
 import type { BlockSchema, DecodedSingleton, DecodedValue } from "../../types/schema.js";
 import { singleton } from "../../types/testing.js";
+import { MAX_SCHEMA_VERSION, defaultsSchema, fileSchema, gatewaySchema, pluginSchema } from "./gateway.js";
 import {
-  MAX_SCHEMA_VERSION,
   checkSchemaVersion,
-  defaultsSchema,
-  fileSchema,
-  gatewaySchema,
   operatorEntryError,
-  pluginSchema,
   validateDefaults,
   validateGateway,
   validateLimits,
   validatePlugin,
-} from "./gateway.js";
+} from "./checks.js";
 
 const lines = (ds: Diagnostic[]) => ds.map((d) => `${d.severity}: ${d.summary} — ${d.detail ?? ""}`);
 
