@@ -12,6 +12,7 @@ interface Command {
 }
 
 const COMMANDS: Record<string, Command> = {
+  gateway: { summary: "run the gateway (no config: the built-in quickstart)", load: () => import("./gateway.js") },
   validate: { summary: "check a config file or directory", load: () => import("./validate.js") },
   test: { summary: "replay recorded actions (fixtures) against a config", load: () => import("./test.js") },
 };

@@ -20,7 +20,7 @@ import type {
 } from "../types/schema.js";
 import { isRef, isRefList } from "../types/schema.js";
 import { allTypeNames, approverType, BUILTIN_APPROVER_ROOT, BUILTIN_APPROVERS } from "../types/registry.js";
-import { validateDefaults, validateGateway, validatePlugin } from "./schema/checks.js";
+import { validateDefaults, validateGateway, validatePlugin, validateTransportProfiles } from "./schema/checks.js";
 import type { Declarations, RawPluginBlock } from "./decode/toplevel.js";
 import { suggest } from "./decode/suggest.js";
 import {
@@ -174,6 +174,7 @@ function decodeDefaults(d: Declarations["defaults"]): Defaults {
 export function resolveDeclarations(d: Declarations, diags: Diagnostic[]): Config {
   const r = new Resolver(d.blocks, diags);
   diags.push(...validateGateway(d.gateway));
+  diags.push(...validateTransportProfiles(d.gateway, d.profiles.map((p) => p.name)));
   diags.push(...validateDefaults(d.defaults));
   for (const p of d.plugins) diags.push(...validatePlugin(p.block));
 

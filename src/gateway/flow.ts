@@ -27,7 +27,13 @@ export type TransportKind = "proxy" | "forward" | "wireguard" | "tailscale";
 export interface Flow {
   /** Unique per flow, for logs and audit correlation. */
   id: string;
-  /** The agent-side byte stream (a socket, or a netstack connection). */
+  /**
+   * The agent-side byte stream (a socket, or a netstack connection). It may
+   * arrive paused, with bytes already read (a proxy handshake's leftovers,
+   * the dispatcher's ClientHello peek) pushed back with `unshift`: consume
+   * it with `pipe()` or call `resume()` — a `'data'` listener alone does not
+   * restart an explicitly paused stream.
+   */
   stream: Duplex;
   /** The destination the agent asked for. */
   destination: Destination;

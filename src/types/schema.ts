@@ -11,6 +11,8 @@
  */
 import type { Diagnostic, SourceRange } from "../config/diagnostics.js";
 import type { Family } from "../policy/action.js";
+import type { HttpInjector } from "./credentials/http.js";
+import type { UpstreamTlsProvider } from "./credentials/upstream-tls.js";
 
 /** Kinds of named blocks a reference can point at. */
 export type RefKind = "endpoint" | "credential" | "approver" | "tunnel";
@@ -126,6 +128,14 @@ export interface CredentialTypeSpec extends TypeSpecBase {
   kind: "credential";
   /** The dispatch discriminators this type understands (see docs/credentials.md). */
   discriminators: readonly Discriminator[];
+  /**
+   * Runtime hook: writes the secret into an intercepted HTTP request. Types
+   * without it inject nothing into HTTP; the runtime calls it through
+   * `applyHttpInjection` and never special-cases a type.
+   */
+  http?: HttpInjector;
+  /** Runtime hook: client TLS material for the upstream handshake (mtls_credential). */
+  upstreamTls?: UpstreamTlsProvider;
 }
 
 export interface ApproverTypeSpec extends TypeSpecBase {

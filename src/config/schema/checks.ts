@@ -13,7 +13,7 @@ import type { Diagnostic } from "../diagnostics.js";
 import { error, warning } from "../diagnostics.js";
 import type { DecodedSingleton } from "../../types/schema.js";
 import { isIP } from "node:net";
-import { getNumber, getString, getStrings, rangeOf, type DecodedBody } from "../../types/common.js";
+import { getMap, getNumber, getString, getStrings, rangeOf, type DecodedBody } from "../../types/common.js";
 import {
   checkHostName,
   checkHttpUrl,
@@ -59,13 +59,17 @@ export function checkSchemaVersion(version: number): Diagnostic[] {
   return [];
 }
 
-/** Requires at least one transport sub-block. */
+/**
+ * Requires at least one transport. The summary is the reference's (the
+ * compatibility suite compares it); the detail also names the local
+ * transports, which the reference does not have.
+ */
 export function validateTransports(gateway: DecodedSingleton): Diagnostic[] {
-  if (sub(gateway, "wireguard") || sub(gateway, "tailscale")) return [];
+  if (["wireguard", "tailscale", "proxy", "forward"].some((t) => sub(gateway, t))) return [];
   return [
     error(
       "No transport enabled",
-      "Declare at least one of `wireguard { ... }` or `tailscale { ... }` inside the `gateway { ... }` block. Block presence selects the transport; both may be enabled simultaneously.",
+      'Declare at least one of `wireguard { ... }`, `tailscale { ... }`, `proxy { ... }` or `forward "<name>" { ... }` inside the `gateway { ... }` block. Block presence selects the transport; several may be enabled simultaneously.',
     ),
   ];
 }
@@ -296,6 +300,155 @@ export function validateGatewaySettings(gateway: DecodedSingleton): Diagnostic[]
   return out;
 }
 
+// ---------------------------------------------------------------------------
+// Local transports (`proxy`, `forward`) and the `resolve` map — extensions.
+
+/** Whether a listen host only accepts connections from this machine. */
+export function isLoopbackListenHost(host: string): boolean {
+  const h = host.toLowerCase();
+  if (h === "localhost" || h === "::1") return true;
+  return isIP(h) === 4 && h.startsWith("127.");
+}
+
+/** How a local-transport block is named in diagnostics: `proxy` (#n) or `forward "name"`. */
+function transportLabel(kind: "proxy" | "forward", b: DecodedSingleton, index: number, count: number): string {
+  if (kind === "forward") return `forward ${goQuote(b.labels[0] ?? "")}`;
+  return count > 1 ? `proxy #${index + 1}` : "proxy";
+}
+
+/**
+ * Checks the `proxy {}` and `forward "<name>" {}` blocks: listen and `to`
+ * addresses, unique forward names and listen addresses, non-empty device
+ * names, and a warning for listeners reachable from other machines (they
+ * carry no authentication, so anyone who reaches them acts with the
+ * profile's credentials). Whether `profile` names a declared profile needs
+ * the profiles: see {@link validateTransportProfiles}.
+ */
+export function validateLocalTransports(gateway: DecodedSingleton): Diagnostic[] {
+  const out: Diagnostic[] = [];
+  const listens = new Map<string, string>();
+  const dashboard = getString(gateway, "dashboard_listen") ?? "127.0.0.1:8080";
+  listens.set(dashboard, "dashboard_listen");
+  const names = new Set<string>();
+  for (const kind of ["proxy", "forward"] as const) {
+    const blocks = gateway.blocks[kind] ?? [];
+    blocks.forEach((b, i) => {
+      const label = transportLabel(kind, b, i, blocks.length);
+      if (kind === "forward") {
+        const name = b.labels[0] ?? "";
+        if (names.has(name)) {
+          out.push(error(`Duplicate forward ${goQuote(name)}`, `Forward names must be unique; ${goQuote(name)} is declared more than once.`, b.defRange));
+        }
+        names.add(name);
+      }
+      const listen = getString(b, "listen");
+      if (listen !== undefined) {
+        const err = checkListenAddress(listen);
+        if (err) {
+          out.push(error(`Invalid ${kind}.listen`, `${label}: listen = ${goQuote(listen)}: ${err}. Use "host:port", e.g. "127.0.0.1:${kind === "proxy" ? 1080 : 15432}".`, rangeOf(b, "listen")));
+        } else {
+          const prev = listens.get(listen);
+          if (prev) {
+            out.push(error(`Duplicate listen address`, `${label}: listen = ${goQuote(listen)} is already used by ${prev}.`, rangeOf(b, "listen")));
+          } else {
+            listens.set(listen, label);
+          }
+          const split = splitHostPort(listen);
+          const host = split.ok ? split.value.host : "";
+          if (!isLoopbackListenHost(host)) {
+            out.push(
+              warning(
+                `${kind} listens beyond loopback`,
+                `${label}: listen = ${goQuote(listen)}. Local ${kind} listeners have no authentication: anyone who can reach the port acts with profile ${goQuote(getString(b, "profile") ?? "")}'s credentials. Prefer "127.0.0.1:<port>", or restrict the port with a firewall.`,
+                rangeOf(b, "listen"),
+              ),
+            );
+          }
+        }
+      }
+      const device = getString(b, "device");
+      if (device !== undefined && (device.trim() === "" || /[\x00-\x1f\x7f]/.test(device))) {
+        out.push(error(`Invalid ${kind}.device`, `${label}: device = ${goQuote(device)}: must be a non-empty name without control characters.`, rangeOf(b, "device")));
+      }
+      const profile = getString(b, "profile");
+      if (profile !== undefined && profile.trim() === "") {
+        out.push(error(`Invalid ${kind}.profile`, `${label}: profile is empty; name a declared profile.`, rangeOf(b, "profile")));
+      }
+      if (kind === "forward") {
+        const to = getString(b, "to");
+        const err = to === undefined ? undefined : forwardTargetError(to);
+        if (err) {
+          out.push(error("Invalid forward.to", `${label}: to = ${goQuote(to!)}: ${err}. Use "host:port", e.g. "db.example.test:5432".`, rangeOf(b, "to")));
+        }
+      }
+    });
+  }
+  return out;
+}
+
+/** Why a forward's `to` is not a dialable `host:port`, if it is not. */
+export function forwardTargetError(to: string): string | undefined {
+  const err = checkListenAddress(to);
+  if (err) return err;
+  const split = splitHostPort(to);
+  if (split.ok && split.value.host === "") return "missing host";
+  return undefined;
+}
+
+/**
+ * Checks `resolve = { "<host name>" = "<IP>" }`: keys are DNS names (IP
+ * literals are dialed as they are, wildcards are not supported), values IP
+ * literals, and no name appears twice in different case.
+ */
+export function validateResolveMap(gateway: DecodedSingleton): Diagnostic[] {
+  const map = getMap(gateway, "resolve");
+  if (!map) return [];
+  const out: Diagnostic[] = [];
+  const seen = new Map<string, string>();
+  for (const [host, ip] of Object.entries(map)) {
+    const key = host.toLowerCase().replace(/\.$/, "");
+    const hostErr = isIP(host) !== 0 ? "IP literals are dialed as they are; map host names only" : checkHostName(host);
+    if (hostErr) {
+      out.push(error("Invalid resolve entry", `resolve[${goQuote(host)}]: ${hostErr}.`, rangeOf(gateway, "resolve")));
+    } else if (seen.has(key)) {
+      out.push(error("Duplicate resolve entry", `resolve[${goQuote(host)}]: the same name as ${goQuote(seen.get(key)!)} (names match case-insensitively).`, rangeOf(gateway, "resolve")));
+    }
+    seen.set(key, host);
+    if (isIP(ip) === 0) {
+      out.push(error("Invalid resolve entry", `resolve[${goQuote(host)}] = ${goQuote(ip)}: not an IP address. Use an IPv4 or IPv6 literal, e.g. "127.0.0.1" or "::1".`, rangeOf(gateway, "resolve")));
+    }
+  }
+  return out;
+}
+
+/**
+ * Checks that every `proxy` / `forward` names a declared profile. Separate
+ * from {@link validateGateway} because it needs the profiles: the loader
+ * calls it once profiles are decoded (config/resolve.ts, next to
+ * `validateGateway`).
+ */
+export function validateTransportProfiles(gateway: DecodedSingleton | undefined, profiles: Iterable<string>): Diagnostic[] {
+  if (!gateway) return [];
+  const known = new Set(profiles);
+  const out: Diagnostic[] = [];
+  for (const kind of ["proxy", "forward"] as const) {
+    const blocks = gateway.blocks[kind] ?? [];
+    blocks.forEach((b, i) => {
+      const profile = getString(b, "profile");
+      if (profile === undefined || profile.trim() === "" || known.has(profile)) return;
+      const list = [...known].sort().map(goQuote).join(", ");
+      out.push(
+        error(
+          `Unknown profile on ${kind}`,
+          `${transportLabel(kind, b, i, blocks.length)}: profile = ${goQuote(profile)} names no declared profile${list ? ` (declared: ${list})` : ""}.`,
+          rangeOf(b, "profile"),
+        ),
+      );
+    });
+  }
+  return out;
+}
+
 /**
  * Every check of the `gateway {}` block, in the order the reference
  * reports them. `gateway` is undefined when the file has no such block.
@@ -313,6 +466,8 @@ export function validateGateway(gateway: DecodedSingleton | undefined): Diagnost
     ...validateTransports(gateway),
     ...validateWireguard(gateway),
     ...validateGatewayTailscale(gateway),
+    ...validateLocalTransports(gateway),
+    ...validateResolveMap(gateway),
     ...validateGatewaySettings(gateway),
     ...validateLimits(gateway),
   ];

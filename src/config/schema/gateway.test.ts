@@ -3,7 +3,8 @@ import assert from "node:assert/strict";
 import type { Diagnostic } from "../diagnostics.js";
 import type { BlockSchema, DecodedSingleton, DecodedValue } from "../../types/schema.js";
 import { singleton } from "../../types/testing.js";
-import { MAX_SCHEMA_VERSION, defaultsSchema, fileSchema, gatewaySchema, pluginSchema } from "./gateway.js";
+import { errorsOf, loadText } from "../testing.js";
+import { MAX_SCHEMA_VERSION, defaultsSchema, fileSchema, forwardSchema, gatewaySchema, pluginSchema, proxySchema } from "./gateway.js";
 import {
   checkSchemaVersion,
   operatorEntryError,
@@ -11,6 +12,7 @@ import {
   validateGateway,
   validateLimits,
   validatePlugin,
+  validateTransportProfiles,
 } from "./checks.js";
 
 const lines = (ds: Diagnostic[]) => ds.map((d) => `${d.severity}: ${d.summary} — ${d.detail ?? ""}`);
@@ -74,7 +76,7 @@ test("valid gateways stay silent", () => {
 test("error_no_transport: exact wording, no range", () => {
   const ds = validateGateway(gw({ state_dir: "/opt/clawpatrol", public_url: "https://gw.example.test" }));
   assert.deepEqual(lines(ds), [
-    "error: No transport enabled — Declare at least one of `wireguard { ... }` or `tailscale { ... }` inside the `gateway { ... }` block. Block presence selects the transport; both may be enabled simultaneously.",
+    'error: No transport enabled — Declare at least one of `wireguard { ... }`, `tailscale { ... }`, `proxy { ... }` or `forward "<name>" { ... }` inside the `gateway { ... }` block. Block presence selects the transport; several may be enabled simultaneously.',
   ]);
   assert.equal(ds[0]!.range, undefined);
 });
@@ -229,7 +231,7 @@ test("schemas: every field documented, shapes as the reference", () => {
     for (const [n, b] of Object.entries(s.blocks ?? {})) walk(`${where}.${n}`, b);
   };
   walk("file", fileSchema);
-  assert.deepEqual(Object.keys(gatewaySchema.blocks ?? {}).sort(), ["genai_telemetry", "limits", "tailscale", "wireguard"]);
+  assert.deepEqual(Object.keys(gatewaySchema.blocks ?? {}).sort(), ["forward", "genai_telemetry", "limits", "proxy", "tailscale", "wireguard"]);
   assert.deepEqual(Object.keys(gatewaySchema.blocks!["wireguard"]!.fields).sort(), [
     "endpoint",
     "host_loopback_port",
@@ -243,8 +245,167 @@ test("schemas: every field documented, shapes as the reference", () => {
   ));
   assert.deepEqual(Object.keys(gatewaySchema.blocks!["limits"]!.fields).sort(), ["body_buffer", "body_storage"]);
   assert.deepEqual(Object.keys(gatewaySchema.blocks!["genai_telemetry"]!.fields), ["include_message_content"]);
-  for (const f of ["dashboard_listen", "public_url", "state_dir", "dashboard_session_ttl", "dashboard_config_writes", "log_path", "resolver", "telemetry", "session_keep", "actions_keep"]) {
+  for (const f of ["dashboard_listen", "public_url", "state_dir", "dashboard_session_ttl", "dashboard_config_writes", "log_path", "resolver", "telemetry", "session_keep", "actions_keep", "resolve"]) {
     assert.ok(f in gatewaySchema.fields, f);
   }
   assert.deepEqual(Object.keys(fileSchema.blocks ?? {}).sort(), ["defaults", "gateway", "plugin"]);
+});
+
+// ---------------------------------------------------------------------------
+// Local transports and the resolve map (extensions)
+
+/** A gateway with the given proxy / forward blocks (forwards labelled by name) and fields. */
+function local(
+  fields: Record<string, DecodedValue>,
+  proxies: Record<string, DecodedValue>[] = [],
+  forwards: [string, Record<string, DecodedValue>][] = [],
+): DecodedSingleton {
+  const blocks: Record<string, DecodedSingleton[]> = {};
+  if (proxies.length) blocks["proxy"] = proxies.map((p) => singleton(p));
+  if (forwards.length) blocks["forward"] = forwards.map(([name, f]) => singleton(f, {}, [name]));
+  return singleton(fields, blocks);
+}
+
+test("a proxy or a forward alone is a transport", () => {
+  assert.deepEqual(validateGateway(local({}, [{ listen: "127.0.0.1:1080", profile: "default" }])), []);
+  assert.deepEqual(validateGateway(local({}, [], [["pg", { listen: "127.0.0.1:15432", to: "db.example.test:5432", profile: "default" }]])), []);
+  assert.deepEqual(
+    validateGateway(
+      local(
+        { resolve: { "db.example.test": "127.0.0.1", "V6.example.test": "::1" } },
+        [
+          { listen: "127.0.0.1:1080", profile: "default", device: "laptop" },
+          { listen: "[::1]:1081", profile: "ci" },
+          { listen: "localhost:1082", profile: "ci" },
+        ],
+        [
+          ["pg", { listen: "127.0.0.1:15432", to: "db.example.test:5432", profile: "default" }],
+          ["ssh", { listen: "127.0.0.2:2222", to: "[2001:db8::1]:22", profile: "default", device: "ssh-fwd" }],
+        ],
+      ),
+    ),
+    [],
+  );
+  assert.equal(proxySchema.multiple, true);
+  assert.equal(proxySchema.labels, undefined);
+  assert.deepEqual(forwardSchema.labels, ["name"]);
+  assert.equal(forwardSchema.multiple, true);
+  assert.deepEqual(
+    Object.entries(forwardSchema.fields).filter(([, f]) => f.required).map(([n]) => n),
+    ["listen", "to", "profile"],
+  );
+});
+
+test("proxy / forward addresses, names, devices", () => {
+  const sums = (g: DecodedSingleton) => validateGateway(g).map((d) => `${d.severity} ${d.summary}`);
+  assert.deepEqual(sums(local({}, [{ listen: "1080", profile: "p" }])), ["error Invalid proxy.listen"]);
+  assert.deepEqual(sums(local({}, [{ listen: "127.0.0.1:99999", profile: "p" }])), ["error Invalid proxy.listen"]);
+  assert.deepEqual(sums(local({}, [], [["a", { listen: "127.0.0.1:1", to: "db.example.test", profile: "p" }]])), ["error Invalid forward.to"]);
+  assert.deepEqual(sums(local({}, [], [["a", { listen: "127.0.0.1:1", to: ":5432", profile: "p" }]])), ["error Invalid forward.to"]);
+  assert.deepEqual(sums(local({}, [], [["a", { listen: "127.0.0.1:1", to: "::1:5432", profile: "p" }]])), ["error Invalid forward.to"]);
+  assert.deepEqual(
+    sums(
+      local({}, [{ listen: "127.0.0.1:1080", profile: "p" }], [
+        ["a", { listen: "127.0.0.1:1080", to: "x.test:1", profile: "p" }],
+        ["a", { listen: "127.0.0.1:1081", to: "x.test:1", profile: "p" }],
+      ]),
+    ),
+    ["error Duplicate listen address", 'error Duplicate forward "a"'],
+  );
+  assert.deepEqual(sums(local({}, [{ listen: "127.0.0.1:8080", profile: "p" }])), ["error Duplicate listen address"]);
+  assert.deepEqual(sums(local({}, [{ listen: "127.0.0.1:1080", profile: "p", device: " " }])), ["error Invalid proxy.device"]);
+  assert.deepEqual(sums(local({}, [{ listen: "127.0.0.1:1080", profile: "" }])), ["error Invalid proxy.profile"]);
+});
+
+test("non-loopback listeners warn: they have no authentication", () => {
+  for (const listen of ["0.0.0.0:1080", ":1080", "[::]:1080", "192.168.1.10:1080", "gw.example.test:1080"]) {
+    const ds = validateGateway(local({}, [{ listen, profile: "default" }]));
+    assert.deepEqual(ds.map((d) => `${d.severity} ${d.summary}`), ["warning proxy listens beyond loopback"], listen);
+    assert.match(ds[0]!.detail ?? "", /no authentication/);
+  }
+  const f = validateGateway(local({}, [], [["pg", { listen: "0.0.0.0:15432", to: "db:5432", profile: "default" }]]));
+  assert.deepEqual(lines(f), [
+    'warning: forward listens beyond loopback — forward "pg": listen = "0.0.0.0:15432". Local forward listeners have no authentication: anyone who can reach the port acts with profile "default"\'s credentials. Prefer "127.0.0.1:<port>", or restrict the port with a firewall.',
+  ]);
+  assert.notEqual(f[0]!.range, undefined);
+});
+
+test("resolve map: host names to IP literals", () => {
+  const r = (m: Record<string, string>) => lines(validateGateway(local({ resolve: m }, [{ listen: "127.0.0.1:1080", profile: "p" }])));
+  assert.deepEqual(r({ "svc.test": "127.0.0.1", "a.b.c": "2001:db8::1" }), []);
+  assert.deepEqual(r({ "svc.test": "localhost" }), [
+    'error: Invalid resolve entry — resolve["svc.test"] = "localhost": not an IP address. Use an IPv4 or IPv6 literal, e.g. "127.0.0.1" or "::1".',
+  ]);
+  assert.deepEqual(r({ "svc.test": "[::1]" }).length, 1);
+  assert.deepEqual(r({ "*.svc.test": "127.0.0.1" }).length, 1);
+  assert.deepEqual(r({ "svc.test:80": "127.0.0.1" }).length, 1);
+  assert.deepEqual(r({ "10.0.0.1": "127.0.0.1" }), [
+    'error: Invalid resolve entry — resolve["10.0.0.1"]: IP literals are dialed as they are; map host names only.',
+  ]);
+  assert.deepEqual(r({ "Svc.Test": "127.0.0.1", "svc.test": "127.0.0.2" }), [
+    'error: Duplicate resolve entry — resolve["svc.test"]: the same name as "Svc.Test" (names match case-insensitively).',
+  ]);
+});
+
+test("transport profiles must be declared", () => {
+  const g = local({}, [{ listen: "127.0.0.1:1080", profile: "default" }, { listen: "127.0.0.1:1081", profile: "ci" }], [
+    ["pg", { listen: "127.0.0.1:15432", to: "db:5432", profile: "nope" }],
+  ]);
+  assert.deepEqual(validateTransportProfiles(g, ["default", "ci"]).map((d) => d.detail), [
+    'forward "pg": profile = "nope" names no declared profile (declared: "ci", "default").',
+  ]);
+  assert.deepEqual(lines(validateTransportProfiles(g, ["default"])), [
+    'error: Unknown profile on proxy — proxy #2: profile = "ci" names no declared profile (declared: "default").',
+    'error: Unknown profile on forward — forward "pg": profile = "nope" names no declared profile (declared: "default").',
+  ]);
+  assert.deepEqual(validateTransportProfiles(undefined, []), []);
+  assert.deepEqual(validateTransportProfiles(HARNESS, []), []);
+});
+
+test("through the loader: proxy / forward configs load; required fields are enforced", () => {
+  const body = `
+endpoint "https" "gh" { hosts = ["api.github.com"] }
+credential "bearer_token" "gh" { endpoint = https.gh }
+profile "default" { credentials = [bearer_token.gh] }
+`;
+  const ok = loadText(`
+gateway {
+  state_dir = "/tmp/x"
+  resolve   = { "db.example.test" = "127.0.0.1" }
+  proxy {
+    listen  = "127.0.0.1:1080"
+    profile = "default"
+  }
+  forward "pg" {
+    listen  = "127.0.0.1:15432"
+    to      = "db.example.test:5432"
+    profile = "default"
+  }
+}
+${body}`);
+  assert.deepEqual(ok.diagnostics.map((d) => d.summary), []);
+  assert.ok(ok.policy);
+  const bad = errorsOf(`
+gateway {
+  proxy {
+    listen = "0.0.0.0:1080"
+  }
+  forward {
+    listen  = "127.0.0.1:15432"
+    profile = "default"
+  }
+}
+${body}`);
+  assert.ok(bad.some((l) => /Missing required argument — The argument "profile" is required/.test(l)), bad.join("\n"));
+  assert.ok(bad.some((l) => /Missing name for block/.test(l)), bad.join("\n"));
+  const warn = loadText(`
+gateway {
+  proxy {
+    listen  = "0.0.0.0:1080"
+    profile = "default"
+  }
+}
+${body}`).diagnostics.find((d) => d.summary === "proxy listens beyond loopback");
+  assert.equal(warn?.severity, "warning");
+  assert.equal(warn?.range?.start.line, 5);
 });

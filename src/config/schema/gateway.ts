@@ -74,6 +74,75 @@ export const gatewayTailscaleSchema: NestedBlockSchema = {
   },
 };
 
+/**
+ * Loopback advice shared by the local transports' docs: they carry no
+ * authentication, so whoever reaches the port acts with the profile's
+ * credentials.
+ */
+const NO_AUTH_NOTE =
+  "The listener has no authentication: anyone who can connect acts as this device with this profile's credentials, " +
+  "so keep it on a loopback address (a non-loopback `listen` is warned about).";
+
+/** `gateway { proxy { ... } }`: the local SOCKS5 / HTTP CONNECT front door. */
+export const proxySchema: NestedBlockSchema = {
+  doc:
+    "A local proxy port serving both SOCKS5 (no-auth, CONNECT, remote DNS) and HTTP `CONNECT`; every connection " +
+    "becomes a flow to the destination the client names, attributed to `profile`. Block presence enables it; repeat the " +
+    "block (no label) for several ports, e.g. one per profile. " +
+    NO_AUTH_NOTE,
+  multiple: true,
+  fields: {
+    listen: {
+      type: "string",
+      required: true,
+      doc: 'Address the proxy listens on, "host:port" ("127.0.0.1:1080").',
+    },
+    profile: {
+      type: "string",
+      required: true,
+      doc: "The profile every connection through this port is attributed to; must name a declared `profile`.",
+    },
+    device: {
+      type: "string",
+      doc: 'Device name recorded for these connections (audit log, `agent.device` in rules). Default: "proxy:<listen>".',
+    },
+  },
+};
+
+/** `gateway { forward "<name>" { ... } }`: a local port mapped to one upstream. */
+export const forwardSchema: NestedBlockSchema = {
+  doc:
+    "A local port whose every connection is a flow to the fixed destination `to`, attributed to `profile` — how " +
+    "`psql`, `ssh` or any client without proxy support reaches an upstream through the gateway on one host. The label " +
+    "names the forward (unique). " +
+    NO_AUTH_NOTE,
+  labels: ["name"],
+  multiple: true,
+  fields: {
+    listen: {
+      type: "string",
+      required: true,
+      doc: 'Address the forward listens on, "host:port" ("127.0.0.1:15432").',
+    },
+    to: {
+      type: "string",
+      required: true,
+      doc:
+        'The destination every connection is a flow to, "host:port" ("db.example.test:5432"): what the agent would have ' +
+        "dialed. Endpoints claim it exactly as if the agent had dialed it; `resolve` and DNS turn it into an address.",
+    },
+    profile: {
+      type: "string",
+      required: true,
+      doc: "The profile every connection through this port is attributed to; must name a declared `profile`.",
+    },
+    device: {
+      type: "string",
+      doc: 'Device name recorded for these connections (audit log, `agent.device` in rules). Default: "forward:<name>".',
+    },
+  },
+};
+
 /** `gateway { limits { ... } }`: body-size limits. */
 export const limitsSchema: NestedBlockSchema = {
   doc: 'Body-size limits, as sizes like "256KiB" or "1MiB" (binary units B, KiB, MiB, GiB; a bare number is bytes).',
@@ -156,18 +225,26 @@ const gatewayFields: Record<string, FieldSpec> = {
     type: "string",
     default: "720h",
     doc: 'Delete action-log rows older than this duration; "0" or "off" keeps them. An endpoint\'s `retention` overrides it.',
+  },  resolve: {
+    type: "map<string,string>",
+    doc:
+      'Static upstream resolution, host name → IP literal ({ "db.example.test" = "127.0.0.1" }): consulted before DNS ' +
+      "whenever the gateway dials an upstream (relays, intercepted endpoints), like curl's --resolve. For split-horizon " +
+      "setups and tests. Names match exactly, case-insensitively; no wildcards.",
   },
 };
 
 /** `gateway { ... }`: operational settings, with the transport sub-blocks. */
 export const gatewaySchema: NestedBlockSchema = {
   doc:
-    "Operational settings. Required, exactly once. At least one transport sub-block (`wireguard`, `tailscale`) must " +
-    "be present. Changes need a restart; every policy block reloads live.",
+    "Operational settings. Required, exactly once. At least one transport sub-block (`wireguard`, `tailscale`, " +
+    "`proxy`, `forward`) must be present. Changes need a restart; every policy block reloads live.",
   fields: gatewayFields,
   blocks: {
     wireguard: wireguardSchema,
     tailscale: gatewayTailscaleSchema,
+    proxy: proxySchema,
+    forward: forwardSchema,
     limits: limitsSchema,
     genai_telemetry: genaiTelemetrySchema,
   },

@@ -5,6 +5,7 @@
 import type { CredentialTypeSpec } from "../schema.js";
 import { CREDENTIAL_COMMON_FIELDS, getString, rangeOf } from "../common.js";
 import { goQuote } from "../formats.js";
+import { isHeaderSafe, primarySlot, readPrimary } from "./http.js";
 
 /** The spec of `credential "basic_auth"`; registered in ../registry.ts. */
 export const basicAuthCredential: CredentialTypeSpec = {
@@ -28,5 +29,21 @@ export const basicAuthCredential: CredentialTypeSpec = {
         rangeOf(b, "username"),
       ),
     ];
+  },
+  http: {
+    slots: primarySlot("The password."),
+    inject(req, ctx) {
+      const user = getString(ctx.block, "username");
+      if (user === undefined || user.includes(":") || !isHeaderSafe(user)) {
+        return { ok: false, error: "basic_auth has no usable `username`" };
+      }
+      // The password travels base64-encoded, so any byte is fine in it.
+      const s = readPrimary(ctx.secret, false);
+      if (!s.ok) return s;
+      const pair = `${user}:${s.value}`;
+      req.setHeader("Authorization", "Basic " + Buffer.from(pair, "utf8").toString("base64"));
+      // The pair (and, through the redactor's encodings, its base64) is what an upstream could echo.
+      return { ok: true, injected: [s.value, pair] };
+    },
   },
 };

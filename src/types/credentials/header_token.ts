@@ -6,9 +6,18 @@
 import type { CredentialTypeSpec } from "../schema.js";
 import { CREDENTIAL_COMMON_FIELDS, getString, rangeOf } from "../common.js";
 import { goQuote } from "../formats.js";
+import { isHeaderSafe, primarySlot, readPrimary } from "./http.js";
 
 /** RFC 9110 token characters: what a header name may contain. */
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+
+/**
+ * Headers that frame or route the request: a secret there would corrupt
+ * the exchange rather than authenticate it, so injection refuses them.
+ */
+const FRAMING_HEADERS = new Set([
+  "host", "content-length", "transfer-encoding", "connection", "keep-alive", "te", "trailer", "upgrade", "proxy-connection",
+]);
 
 /** The spec of `credential "header_token"`; registered in ../registry.ts. */
 export const headerTokenCredential: CredentialTypeSpec = {
@@ -31,5 +40,20 @@ export const headerTokenCredential: CredentialTypeSpec = {
         rangeOf(b, "header"),
       ),
     ];
+  },
+  http: {
+    slots: primarySlot("The secret written after `prefix` into `header`."),
+    inject(req, ctx) {
+      const header = getString(ctx.block, "header");
+      // The loader enforces both; re-checked so a hand-built block cannot inject a header line.
+      if (header === undefined || !HEADER_NAME.test(header)) return { ok: false, error: "header_token has no valid `header` name" };
+      if (FRAMING_HEADERS.has(header.toLowerCase())) return { ok: false, error: `header_token refuses to write into ${header}` };
+      const prefix = getString(ctx.block, "prefix") ?? "";
+      if (!isHeaderSafe(prefix)) return { ok: false, error: "header_token `prefix` contains characters a header cannot carry" };
+      const s = readPrimary(ctx.secret);
+      if (!s.ok) return s;
+      req.setHeader(header, prefix + s.value);
+      return { ok: true, injected: [s.value] };
+    },
   },
 };

@@ -1,0 +1,260 @@
+/**
+ * The gateway process: the composition root that wires config, store, data
+ * plane and the agent-facing info listener together (ARCHITECTURE §3: the
+ * data plane never imports the operator API, the store imports neither).
+ *
+ * Lifecycle:
+ * - start: load and compile the config (errors abort the start), open the
+ *   state database, load or mint the CA, start the info listener and the
+ *   local transports, all feeding one dispatcher;
+ * - reload (file change, SIGHUP, `reload()`): a new config that loads and
+ *   compiles replaces the policy atomically — flows and requests read the
+ *   policy per decision; a broken one is rejected with its diagnostics in the
+ *   log and the old policy keeps serving. Changes to the `gateway {}` block
+ *   are reported as needing a restart;
+ * - close: stop listening, let in-flight requests drain (bounded), close the
+ *   database.
+ */
+import { watch, type FSWatcher } from "node:fs";
+import { createServer, type Server } from "node:http";
+import { homedir } from "node:os";
+import { resolve as resolvePath } from "node:path";
+import { formatDiagnostic, hasErrors } from "../config/diagnostics.js";
+import { loadPolicy } from "../config/policy.js";
+import type { CompiledEndpoint, CompiledPolicy } from "../policy/compiled.js";
+import { openStore, type Store } from "../store/db.js";
+import { ApprovalsEngine } from "./approvals.js";
+import { Dispatcher } from "./dispatch.js";
+import { HttpInterceptor } from "./protocols/http/intercept.js";
+import { asInterceptHandler, credentialInjector, sharedRedaction, toNewAction, upstreamTlsFor } from "./protocols/http/adapters.js";
+import { DEFAULT_LIMITS, type BodyLimits } from "./protocols/http/ports.js";
+import { SecretResolver } from "./secrets.js";
+import { loadOrCreateCa, type GatewayCa } from "./tls/ca.js";
+import { LeafCache } from "./tls/leaf.js";
+import { peekClientHello } from "./tls/sni.js";
+import { localTransportsOf, startLocalTransports } from "./transport/local.js";
+import type { LocalListener } from "./transport/listener.js";
+import { StaticResolver } from "./transport/resolve.js";
+import type { Logger } from "./log.js";
+import { parseSize } from "../types/formats.js";
+
+export interface GatewayOptions {
+  /** Config file or directory. */
+  configPath: string;
+  log: Logger;
+  /** Overrides `gateway.state_dir` (tests, quickstart). */
+  stateDir?: string;
+  /** Watch the config for changes (default true). */
+  watch?: boolean;
+}
+
+export interface RunningGateway {
+  /** Current compiled policy. */
+  policy(): CompiledPolicy;
+  /** Where the info listener is (`/ca.crt`, `/info`). */
+  infoAddress(): { host: string; port: number } | undefined;
+  /** Local transport addresses, as bound. */
+  listeners(): { kind: string; address: string }[];
+  ca: GatewayCa;
+  store: Store;
+  approvals: ApprovalsEngine;
+  /** Re-reads the config; resolves true when the new policy is in force. */
+  reload(): boolean;
+  close(graceMs?: number): Promise<void>;
+}
+
+/** Thrown when the gateway cannot start (config errors, unusable state dir, port in use). */
+export class GatewayStartError extends Error {}
+
+function stateDirOf(policy: CompiledPolicy, override?: string): string {
+  const v = override ?? policy.config.gateway?.fields.state_dir;
+  const dir = typeof v === "string" && v !== "" ? v : "~/.clawpatrol";
+  return resolvePath(dir.replace(/^~(?=$|\/)/, homedir()));
+}
+
+function limitsOf(policy: CompiledPolicy): BodyLimits {
+  const block = policy.config.gateway?.blocks.limits?.[0];
+  const size = (name: string, fallback: number) => {
+    const v = block?.fields[name];
+    if (typeof v !== "string" && typeof v !== "number") return fallback;
+    const parsed = parseSize(String(v));
+    return parsed.ok ? parsed.value : fallback;
+  };
+  return { bodyBuffer: size("body_buffer", DEFAULT_LIMITS.bodyBuffer), bodyStorage: size("body_storage", DEFAULT_LIMITS.bodyStorage) };
+}
+
+/** Serializes what a restart would be needed for, to warn when a reload changes it. */
+function gatewayFingerprint(policy: CompiledPolicy): string {
+  return JSON.stringify(policy.config.gateway ? { f: policy.config.gateway.fields, b: policy.config.gateway.blocks } : null, (k, v) =>
+    k === "range" || k === "defRange" || k === "fieldRanges" ? undefined : v,
+  );
+}
+
+/** Starts a gateway. */
+export async function startGateway(opts: GatewayOptions): Promise<RunningGateway> {
+  const { log } = opts;
+  const first = loadPolicy(opts.configPath);
+  for (const d of first.diagnostics) (d.severity === "error" ? log.error : log.warn)(formatDiagnostic(d));
+  if (!first.policy) throw new GatewayStartError(`config ${opts.configPath} has errors; not starting`);
+  let policy: CompiledPolicy = first.policy;
+  const current = () => policy;
+  let limits = limitsOf(policy);
+
+  const store = openStore(stateDirOf(policy, opts.stateDir));
+  for (const w of store.warnings) log.warn(w);
+  const ca = await loadOrCreateCa(store.settings);
+  log.info("gateway CA ready", { fingerprint: ca.fingerprint256, state: store.path });
+  const leaves = new LeafCache(ca);
+  const secrets = new SecretResolver({ store: store.secrets, warn: (m) => log.warn(m) });
+  const approvals = new ApprovalsEngine();
+  const transports = localTransportsOf(policy.config.gateway);
+  const resolver = new StaticResolver(transports.resolve);
+
+  const http = new HttpInterceptor<CompiledEndpoint>({
+    policy: current,
+    secureContext: (name) => leaves.context(name),
+    upstreamTls: upstreamTlsFor(current, secrets),
+    resolve: (host) => resolver.resolve(host),
+    inject: credentialInjector(current, secrets),
+    redaction: sharedRedaction,
+    approvals,
+    audit: (record) => {
+      try {
+        store.actions.insert(toNewAction(record));
+      } catch (e) {
+        log.error("audit write failed", { error: (e as Error).message });
+      }
+    },
+    get limits() {
+      return limits;
+    },
+    log,
+    now: () => new Date(),
+  });
+  const httpHandler = asInterceptHandler(http);
+  const dispatcher = new Dispatcher({
+    policy: current,
+    resolver,
+    sniff: peekClientHello,
+    handlers: { byFamily: { http: httpHandler, k8s: httpHandler } },
+    onEvent: (e) => {
+      if (e.type === "flow-closed") log.info("flow closed", { flow: e.flow.id, device: e.flow.device, reason: e.reason });
+      else if (e.type === "route") log.debug("flow routed", { flow: e.flow.id, to: `${e.flow.destination.host}:${e.flow.destination.port}`, route: e.route.kind });
+    },
+  });
+
+  let listeners: LocalListener[] = [];
+  let info: Server | undefined;
+  try {
+    info = await startInfoListener(policy, ca, () => ({ listeners: listeners.map(describeListener) }));
+    listeners = await startLocalTransports(transports, dispatcher, (e) => log.info("transport connection refused", { ...e }));
+  } catch (e) {
+    info?.close();
+    store.close();
+    throw new GatewayStartError(`cannot start listeners: ${(e as Error).message}`);
+  }
+  for (const l of listeners) log.info("transport listening", describeListener(l));
+  const infoAddr = info.address();
+  if (infoAddr && typeof infoAddr === "object") log.info("info listener", { url: `http://${infoAddr.address}:${infoAddr.port}/info` });
+
+  const fingerprint = gatewayFingerprint(policy);
+  const reload = (): boolean => {
+    const next = loadPolicy(opts.configPath);
+    if (!next.policy || hasErrors(next.diagnostics)) {
+      log.error("config reload rejected; the previous policy keeps serving", {
+        diagnostics: next.diagnostics.filter((d) => d.severity === "error").map(formatDiagnostic),
+      });
+      return false;
+    }
+    for (const d of next.diagnostics) log.warn(formatDiagnostic(d));
+    if (gatewayFingerprint(next.policy) !== fingerprint) {
+      log.warn("the gateway {} block changed; listeners and state_dir changes take effect after a restart");
+    }
+    policy = next.policy;
+    limits = limitsOf(policy);
+    log.info("config reloaded", { endpoints: policy.endpoints.size, rules: policy.config.rules.length });
+    return true;
+  };
+
+  let watcher: FSWatcher | undefined;
+  if (opts.watch !== false) {
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      watcher = watch(opts.configPath, { persistent: false }, () => {
+        clearTimeout(timer);
+        timer = setTimeout(reload, 200);
+      });
+    } catch (e) {
+      log.warn("cannot watch the config for changes; use SIGHUP to reload", { error: (e as Error).message });
+    }
+  }
+
+  return {
+    policy: current,
+    infoAddress: () => {
+      const a = info?.address();
+      return a && typeof a === "object" ? { host: a.address, port: a.port } : undefined;
+    },
+    listeners: () => listeners.map(describeListener),
+    ca,
+    store,
+    approvals,
+    reload,
+    async close(graceMs = 10_000) {
+      watcher?.close();
+      await Promise.all(listeners.map((l) => l.close()));
+      await new Promise<void>((r) => info!.close(() => r()));
+      await http.close(graceMs);
+      dispatcher.close();
+      store.close();
+    },
+  };
+}
+
+function describeListener(l: LocalListener): { kind: string; address: string } {
+  const a = l.address();
+  return { kind: l.constructor.name.replace(/Listener$/, "").toLowerCase(), address: a ? `${a.address}:${a.port}` : "" };
+}
+
+/**
+ * The agent-facing info listener on `dashboard_listen`: `/ca.crt` (the CA
+ * agents must trust) and `/info` (public facts: CA fingerprint,
+ * transports). Nothing here needs auth and nothing here is secret; the
+ * management API joins this listener in a later issue, behind auth.
+ */
+async function startInfoListener(policy: CompiledPolicy, ca: GatewayCa, extra: () => Record<string, unknown>): Promise<Server> {
+  const listen = policy.config.gateway?.fields.dashboard_listen;
+  const [host, port] = splitListen(typeof listen === "string" ? listen : "127.0.0.1:8080");
+  const server = createServer((req, res) => {
+    const path = (req.url ?? "/").split("?")[0];
+    if (req.method !== "GET" && req.method !== "HEAD") {
+      res.writeHead(405, { "content-type": "text/plain; charset=utf-8", allow: "GET, HEAD" }).end("method not allowed\n");
+      return;
+    }
+    if (path === "/ca.crt") {
+      res.writeHead(200, { "content-type": "application/x-pem-file", "content-disposition": 'attachment; filename="clawpatrol-ca.crt"' });
+      res.end(ca.certPem);
+      return;
+    }
+    if (path === "/info") {
+      res.writeHead(200, { "content-type": "application/json" });
+      res.end(`${JSON.stringify({ product: "clawpatrol", ca: { fingerprint_sha256: ca.fingerprint256, subject: ca.subject, url: "/ca.crt" }, ...extra() }, null, 2)}\n`);
+      return;
+    }
+    res.writeHead(404, { "content-type": "text/plain; charset=utf-8" }).end("not found\n");
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, host, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+  return server;
+}
+
+function splitListen(listen: string): [string, number] {
+  const i = listen.lastIndexOf(":");
+  const host = listen.slice(0, i).replace(/^\[|\]$/g, "") || "0.0.0.0";
+  return [host, Number(listen.slice(i + 1))];
+}
