@@ -28,7 +28,7 @@ import { Dispatcher } from "./dispatch.js";
 import { HttpInterceptor } from "./protocols/http/intercept.js";
 import { asInterceptHandler, credentialInjector, sharedRedaction, toNewAction, upstreamTlsFor } from "./protocols/http/adapters.js";
 import { DEFAULT_LIMITS, type BodyLimits } from "./protocols/http/ports.js";
-import { SecretResolver } from "./secrets.js";
+import { envVarCollisions, SecretResolver } from "./secrets.js";
 import { loadOrCreateCa, type GatewayCa } from "./tls/ca.js";
 import { LeafCache } from "./tls/leaf.js";
 import { peekClientHello } from "./tls/sni.js";
@@ -106,6 +106,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
   log.info("gateway CA ready", { fingerprint: ca.fingerprint256, state: store.path });
   const leaves = new LeafCache(ca);
   const secrets = new SecretResolver({ store: store.secrets, warn: (m) => log.warn(m) });
+  warnEnvCollisions(policy, log);
   const approvals = new ApprovalsEngine();
   const transports = localTransportsOf(policy.config.gateway);
   const resolver = new StaticResolver(transports.resolve);
@@ -172,6 +173,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
     }
     policy = next.policy;
     limits = limitsOf(policy);
+    warnEnvCollisions(policy, log);
     log.info("config reloaded", { endpoints: policy.endpoints.size, rules: policy.config.rules.length });
     return true;
   };
@@ -209,6 +211,13 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
       store.close();
     },
   };
+}
+
+/** Warns about credentials whose `CLAWPATROL_SECRET_*` variable names collide (name mangling is lossy). */
+function warnEnvCollisions(policy: CompiledPolicy, log: Logger): void {
+  for (const [variable, credentials] of envVarCollisions(policy.config.credentials.map((c) => ({ credential: c.name })))) {
+    log.warn("credentials share one secret environment variable; set their secrets in the store instead", { variable, credentials });
+  }
 }
 
 function describeListener(l: LocalListener): { kind: string; address: string } {

@@ -405,3 +405,25 @@ profile "p" { credentials = [postgres_credential.p] }
     assert.deepEqual(pick(run("select * from users; show search_path")!), ["allow", "", "postgres.pg"]);
   });
 });
+
+describe("decide: approval on a truncated HTTP body", () => {
+  it("is denied without paging anyone, like truncated SQL", () => {
+    const policy = policyOf(`${GATEWAY}
+endpoint "https" "api" { hosts = ["api.example.com"] }
+credential "bearer_token" "t" { endpoint = https.api }
+rule "uploads" {
+  endpoint  = https.api
+  condition = "http.method == 'POST'"
+  approve   = [builtin.dashboard]
+}
+profile "p" { credentials = [bearer_token.t] }
+`);
+    const trunc: UnknownFacet[] = [
+      { field: "http.body", cause: "truncated" },
+      { field: "http.body_json", cause: "truncated" },
+    ];
+    const d = decide(policy, httpWith("api.example.com", { method: "post" }, { unknown: trunc }), { now: NOW });
+    assert.deepEqual([d.verdict, d.rule, d.reason, d.approvers], ["deny", "uploads", TRUNCATED_APPROVAL_REASON, undefined]);
+    assert.equal(decide(policy, httpWith("api.example.com", { method: "post" }), { now: NOW }).verdict, "approve");
+  });
+});

@@ -187,10 +187,13 @@ function activation(
   return act;
 }
 
-function ruleOutcome(rule: CompiledRule, base: Decision, truncated: boolean, family: Action["family"]): Decision {
+function ruleOutcome(rule: CompiledRule, base: Decision, truncated: boolean): Decision {
   const d: Decision = { ...base, rule: rule.name };
   if (rule.approve.length > 0) {
-    if (truncated && family === "sql") {
+    // Nobody can judge bytes that were never inspected, and a waiting request
+    // whose body is still unread upstream-side cannot notice its client
+    // leaving: an approval on a truncated request is a deny, in every family.
+    if (truncated) {
       return { ...d, verdict: "deny", reason: TRUNCATED_APPROVAL_REASON };
     }
     d.verdict = "approve";
@@ -256,7 +259,7 @@ export function decide(policy: CompiledPolicy, action: Action, opts: DecideOptio
         const rule = rules[i]!;
         if (rule.credential !== undefined && rule.credential !== base.credential) continue;
         const r = rule.condition.run(act);
-        if (r === true) return ruleOutcome(rule, base, truncated, action.family);
+        if (r === true) return ruleOutcome(rule, base, truncated);
         if (r !== false) {
           return unevaluable(rule, { unevaluable: true, cause: "error", detail: `condition evaluated to a non-boolean value (${typeof r})` });
         }
@@ -270,7 +273,7 @@ export function decide(policy: CompiledPolicy, action: Action, opts: DecideOptio
       if (rule.credential !== undefined && rule.credential !== base.credential) continue;
       const r = rule.condition.evaluate(act, unknown);
       if (r === false) continue;
-      if (r === true) return ruleOutcome(rule, base, truncated, action.family);
+      if (r === true) return ruleOutcome(rule, base, truncated);
       return unevaluable(rule, r);
     }
   }
