@@ -182,6 +182,34 @@ describe("gateway end to end (proxy transport, real curl)", () => {
     assert.match(still.out, /\n200$/);
   });
 
+  it("streams every recorded action to live subscribers", async () => {
+    const seen: string[] = [];
+    const off = gw.subscribeActions((row) => seen.push(`${row.verdict} ${row.rule ?? ""} ${row.summary ?? ""}`));
+    await via("/live");
+    off();
+    assert.ok(seen.some((l) => l.startsWith("allow reads") && l.includes("/live")), seen.join("\n"));
+  });
+
+  it("reloads while requests flow: no request fails because of a good or a broken edit", async () => {
+    const results: string[] = [];
+    let stop = false;
+    const worker = async () => {
+      while (!stop) results.push((await via("/flow")).out.slice(-3));
+    };
+    const workers = [worker(), worker(), worker()];
+    await new Promise((r) => setTimeout(r, 300));
+    writeFileSync(cfgFile, config({ ...cfg, writesVerdict: "deny" }));
+    assert.equal(gw.reload(), true);
+    await new Promise((r) => setTimeout(r, 300));
+    writeFileSync(cfgFile, `${config(cfg)}\nrule "broken" {\n`);
+    assert.equal(gw.reload(), false);
+    await new Promise((r) => setTimeout(r, 300));
+    stop = true;
+    await Promise.all(workers);
+    assert.ok(results.length >= 6, `only ${results.length} requests ran`);
+    assert.deepEqual([...new Set(results)], ["200"]);
+  });
+
   it("the real secret is nowhere in what the agent saw, the database or the logs", async () => {
     const r = await via("/echo-auth", ["-i"]);
     assert.doesNotMatch(r.out, new RegExp(SECRET));

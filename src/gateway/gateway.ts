@@ -23,6 +23,7 @@ import { formatDiagnostic, hasErrors } from "../config/diagnostics.js";
 import { loadPolicy } from "../config/policy.js";
 import type { CompiledEndpoint, CompiledPolicy } from "../policy/compiled.js";
 import { openStore, type Store } from "../store/db.js";
+import type { NewAction } from "../store/actions.js";
 import { ApprovalsEngine } from "./approvals.js";
 import { Dispatcher } from "./dispatch.js";
 import { HttpInterceptor } from "./protocols/http/intercept.js";
@@ -36,7 +37,7 @@ import { localTransportsOf, startLocalTransports } from "./transport/local.js";
 import type { LocalListener } from "./transport/listener.js";
 import { StaticResolver } from "./transport/resolve.js";
 import type { Logger } from "./log.js";
-import { parseSize } from "../types/formats.js";
+import { parseDuration, parseSize } from "../types/formats.js";
 
 export interface GatewayOptions {
   /** Config file or directory. */
@@ -58,6 +59,11 @@ export interface RunningGateway {
   ca: GatewayCa;
   store: Store;
   approvals: ApprovalsEngine;
+  /**
+   * Live audit stream: every action as it is recorded (already redacted).
+   * Returns the unsubscribe function.
+   */
+  subscribeActions(listener: (row: NewAction & { id: number }) => void): () => void;
   /** Re-reads the config; resolves true when the new policy is in force. */
   reload(): boolean;
   close(graceMs?: number): Promise<void>;
@@ -81,6 +87,26 @@ function limitsOf(policy: CompiledPolicy): BodyLimits {
     return parsed.ok ? parsed.value : fallback;
   };
   return { bodyBuffer: size("body_buffer", DEFAULT_LIMITS.bodyBuffer), bodyStorage: size("body_storage", DEFAULT_LIMITS.bodyStorage) };
+}
+
+const DEFAULT_KEEP_MS = 720 * 3600 * 1000;
+
+/** How long a duration setting keeps rows: `"0"`/`"off"` ⇒ forever (null); unset ⇒ `fallback`. */
+function keepOf(value: unknown, fallback: number | null): number | null {
+  if (typeof value !== "string") return fallback;
+  if (value === "off" || value === "0") return null;
+  const d = parseDuration(value);
+  return d.ok && d.value > 0 ? d.value : fallback;
+}
+
+/** `actions_keep` and the per-endpoint `retention` overrides, for the retention sweep. */
+function retentionOf(policy: CompiledPolicy): { keepMs: number | null; endpoints: Record<string, number | null> } {
+  const endpoints: Record<string, number | null> = {};
+  for (const ep of policy.endpoints.values()) {
+    const r = ep.decl.block.fields.retention;
+    if (typeof r === "string") endpoints[ep.key] = keepOf(r, null);
+  }
+  return { keepMs: keepOf(policy.config.gateway?.fields.actions_keep, DEFAULT_KEEP_MS), endpoints };
 }
 
 /** Serializes what a restart would be needed for, to warn when a reload changes it. */
@@ -108,6 +134,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
   const secrets = new SecretResolver({ store: store.secrets, warn: (m) => log.warn(m) });
   warnEnvCollisions(policy, log);
   const approvals = new ApprovalsEngine();
+  const actionListeners = new Set<(row: NewAction & { id: number }) => void>();
   const transports = localTransportsOf(policy.config.gateway);
   const resolver = new StaticResolver(transports.resolve);
 
@@ -121,7 +148,15 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
     approvals,
     audit: (record) => {
       try {
-        store.actions.insert(toNewAction(record));
+        const row = toNewAction(record);
+        const id = store.actions.insert(row);
+        for (const l of actionListeners) {
+          try {
+            l({ ...row, id });
+          } catch {
+            // A broken live consumer must not affect the audit log.
+          }
+        }
       } catch (e) {
         log.error("audit write failed", { error: (e as Error).message });
       }
@@ -178,6 +213,18 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
     return true;
   };
 
+  const sweep = () => {
+    try {
+      const deleted = store.actions.applyRetention(Date.now(), retentionOf(policy));
+      if (deleted > 0) log.info("audit retention", { deleted });
+    } catch (e) {
+      log.error("audit retention failed", { error: (e as Error).message });
+    }
+  };
+  sweep();
+  const sweeper = setInterval(sweep, 3600_000);
+  sweeper.unref();
+
   let watcher: FSWatcher | undefined;
   if (opts.watch !== false) {
     let timer: NodeJS.Timeout | undefined;
@@ -202,7 +249,12 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
     store,
     approvals,
     reload,
+    subscribeActions(listener) {
+      actionListeners.add(listener);
+      return () => actionListeners.delete(listener);
+    },
     async close(graceMs = 10_000) {
+      clearInterval(sweeper);
       watcher?.close();
       await Promise.all(listeners.map((l) => l.close()));
       await new Promise<void>((r) => info!.close(() => r()));
