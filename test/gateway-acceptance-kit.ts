@@ -12,17 +12,9 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { connect as netConnect, createServer, type Socket } from "node:net";
 import { connect as tlsConnect, type TLSSocket } from "node:tls";
 import { Upstream } from "../src/gateway/protocols/http/testkit.js";
+import { freePort } from "../src/testing/net.js";
+export { freePort };
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 /**
  * Whether a real client can run. Missing is a skip locally, but a failure in

@@ -10,7 +10,6 @@ import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startGateway, type RunningGateway } from "../src/gateway/gateway.js";
@@ -18,20 +17,11 @@ import { createLogger } from "../src/gateway/log.js";
 import { loadOrCreateCa } from "../src/gateway/tls/ca.js";
 import { MemoryStore, mintTestCert } from "../src/gateway/tls/test-helpers.js";
 import { Upstream } from "../src/gateway/protocols/http/testkit.js";
+import { freePort } from "../src/testing/net.js";
 
 const SECRET = "ghp_REAL-e2e-secret-7f3a9c1d5e";
 const SECRET_ENV = "CLAWPATROL_SECRET_E2E_TOKEN";
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 function curl(args: string[]): Promise<{ code: number; out: string; err: string }> {
   return new Promise((resolve) => {
