@@ -3,9 +3,6 @@
  * figures as ratios against a baseline measured in the same run.
  * `npm run bench -- --detail` adds per-case breakdowns.
  */
-import { runHttpsBench } from "./https.js";
 import { runPolicyBench } from "./policy.js";
 
-const detail = process.argv.includes("--detail");
-await runPolicyBench(detail);
-await runHttpsBench(detail);
+await runPolicyBench(process.argv.includes("--detail"));
