@@ -3,6 +3,9 @@
  * figures as ratios against a baseline measured in the same run.
  * `npm run bench -- --detail` adds per-case breakdowns.
  */
+import { runHttpsBench } from "./https.js";
 import { runPolicyBench } from "./policy.js";
 
-await runPolicyBench(process.argv.includes("--detail"));
+const detail = process.argv.includes("--detail");
+await runPolicyBench(detail);
+await runHttpsBench(detail);

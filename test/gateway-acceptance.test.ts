@@ -367,6 +367,7 @@ describe("gateway acceptance (proxy transport; fetch, curl, WebSocket, approvals
     t.diagnostic(`kubectl get secrets: ${secrets.stderr.trim()}`);
     t.diagnostic(`kubectl exec -i: ${exec.stderr.trim()}`);
 
+    gw.flushAudit();
     const rows = gw.store.actions.list({ limit: 200 }).rows.filter((r) => r.endpoint === "kubernetes.k8s");
     assert.ok(rows.some((r) => r.verdict === "deny" && r.rule === "no-secrets"));
     assert.ok(rows.some((r) => r.verdict === "deny" && r.rule === "no-interactive-exec"));

@@ -152,6 +152,7 @@ describe("gateway end to end (proxy transport, real curl)", () => {
   });
 
   it("every action is in the audit log, attributed to the proxy's device", () => {
+    gw.flushAudit();
     const { rows } = gw.store.actions.list({ limit: 50 });
     const get = rows.find((r) => r.summary?.includes("/echo-auth"));
     const post = rows.find((r) => r.summary?.includes("/things"));
@@ -176,6 +177,7 @@ describe("gateway end to end (proxy transport, real curl)", () => {
     const seen: string[] = [];
     const off = gw.subscribeActions((row) => seen.push(`${row.verdict} ${row.rule ?? ""} ${row.summary ?? ""}`));
     await via("/live");
+    gw.flushAudit();
     off();
     assert.ok(seen.some((l) => l.startsWith("allow reads") && l.includes("/live")), seen.join("\n"));
   });

@@ -25,6 +25,7 @@ import type { CompiledEndpoint, CompiledPolicy } from "../policy/compiled.js";
 import { openStore, type Store } from "../store/db.js";
 import type { NewAction } from "../store/actions.js";
 import { ApprovalsEngine } from "./approvals.js";
+import { AuditWriter } from "./audit-writer.js";
 import { Dispatcher } from "./dispatch.js";
 import { HttpInterceptor } from "./protocols/http/intercept.js";
 import { asInterceptHandler, credentialInjector, sharedRedaction, toNewAction, upstreamTlsFor } from "./protocols/http/adapters.js";
@@ -64,6 +65,8 @@ export interface RunningGateway {
    * Returns the unsubscribe function.
    */
   subscribeActions(listener: (row: NewAction & { id: number }) => void): () => void;
+  /** Writes queued audit rows now (they are otherwise batched for a few ms). */
+  flushAudit(): void;
   /** Re-reads the config; resolves true when the new policy is in force. */
   reload(): boolean;
   close(graceMs?: number): Promise<void>;
@@ -134,7 +137,9 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
   const secrets = new SecretResolver({ store: store.secrets, warn: (m) => log.warn(m) });
   warnEnvCollisions(policy, log);
   const approvals = new ApprovalsEngine();
-  const actionListeners = new Set<(row: NewAction & { id: number }) => void>();
+  const audit = new AuditWriter(store.actions, {
+    onError: (e, rows) => log.error("audit write failed", { error: e.message, rows }),
+  });
   const transports = localTransportsOf(policy.config.gateway);
   const resolver = new StaticResolver(transports.resolve);
 
@@ -146,21 +151,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
     inject: credentialInjector(current, secrets),
     redaction: sharedRedaction,
     approvals,
-    audit: (record) => {
-      try {
-        const row = toNewAction(record);
-        const id = store.actions.insert(row);
-        for (const l of actionListeners) {
-          try {
-            l({ ...row, id });
-          } catch {
-            // A broken live consumer must not affect the audit log.
-          }
-        }
-      } catch (e) {
-        log.error("audit write failed", { error: (e as Error).message });
-      }
-    },
+    audit: (record) => audit.record(toNewAction(record)),
     get limits() {
       return limits;
     },
@@ -215,6 +206,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
 
   const sweep = () => {
     try {
+      audit.flush();
       const deleted = store.actions.applyRetention(Date.now(), retentionOf(policy));
       if (deleted > 0) log.info("audit retention", { deleted });
     } catch (e) {
@@ -249,10 +241,8 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
     store,
     approvals,
     reload,
-    subscribeActions(listener) {
-      actionListeners.add(listener);
-      return () => actionListeners.delete(listener);
-    },
+    subscribeActions: (listener) => audit.subscribe(listener),
+    flushAudit: () => audit.flush(),
     async close(graceMs = 10_000) {
       clearInterval(sweeper);
       watcher?.close();
@@ -260,6 +250,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
       await new Promise<void>((r) => info!.close(() => r()));
       await http.close(graceMs);
       dispatcher.close();
+      audit.flush();
       store.close();
     },
   };
