@@ -526,6 +526,7 @@ export async function runHttpsBench(detail = false): Promise<void> {
     if (g.status !== 200) throw new Error(`gateway probe: ${g.status} ${g.body}\n${logs.join("")}`);
     if ((await upstreamWorker.upstreamState()).lastAuthorization !== `Bearer ${secret}`) throw new Error("gateway probe: upstream did not receive the injected token");
     if (g.body.includes(secret)) throw new Error("gateway probe: the secret reached the client");
+    gw.flushAudit();
     if (lastAction !== "allow reads") throw new Error(`gateway probe: audited as "${lastAction}", expected "allow reads"`);
     if (mitmRoute) {
       const m = await client.probe(mitmRoute);
