@@ -90,6 +90,12 @@ describe("gateway end to end (proxy transport, real curl)", () => {
       res.writeHead(200, { "content-type": "text/plain", "x-seen-auth": String(req.headers.authorization ?? "") });
       res.end(`you sent: ${String(req.headers.authorization ?? "")}\n`);
     });
+    upstream.routes.set("/slow", (_req, res) => {
+      setTimeout(() => {
+        res.writeHead(200, { "content-type": "text/plain" });
+        res.end("slow but complete\n");
+      }, 600);
+    });
     await upstream.start();
     proxyPort = await freePort();
     infoPort = await freePort();
@@ -210,5 +216,18 @@ describe("gateway end to end (proxy transport, real curl)", () => {
       assert.equal(bytes.includes(Buffer.from(SECRET)), false, `${name} contains the secret`);
     }
     assert.equal(logs.join("").includes(SECRET), false, "logs contain the secret");
+  });
+
+  it("closing drains in-flight requests: a request started before close completes", async () => {
+    const pending = via("/slow");
+    await new Promise((r) => setTimeout(r, 200));
+    const t0 = Date.now();
+    await gw.close(5000);
+    const r = await pending;
+    assert.match(r.out, /slow but complete\n\n200$/);
+    assert.ok(Date.now() - t0 >= 300, "close waited for the in-flight request");
+    // New connections are refused once closed.
+    const after = await via("/echo-auth");
+    assert.notEqual(after.code, 0);
   });
 });
