@@ -8,7 +8,6 @@
  * is reported as "Unknown endpoint" with a note saying what it does name.
  */
 import { error, formatPos, formatRange, type Diagnostic, type SourceRange } from "./diagnostics.js";
-import type { Family } from "../policy/action.js";
 import type {
   ApproverTypeSpec,
   CredentialTypeSpec,
@@ -328,10 +327,3 @@ export function resolveDeclarations(d: Declarations, diags: Diagnostic[]): Confi
   if (d.gateway) config.gateway = d.gateway;
   return config;
 }
-
-/** The CEL family a set of endpoints shares, if they share one. */
-export function familyOf(endpoints: readonly EndpointDecl[]): Family | undefined {
-  const fams = new Set(endpoints.map((e) => e.family));
-  return fams.size === 1 ? [...fams][0] : undefined;
-}
-

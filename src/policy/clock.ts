@@ -39,16 +39,6 @@ function formatter(tz: string): Intl.DateTimeFormat {
   return f;
 }
 
-/** Whether `tz` is a time zone this runtime knows (validated at config load). */
-export function isValidTimeZone(tz: string): boolean {
-  try {
-    formatter(tz);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /** Calendar fields of `now` in time zone `tz`. */
 export function timeContext(now: Date, tz: string): TimeContext {
   const parts: Record<string, string> = {};

@@ -111,33 +111,13 @@ export function sharedRedaction(secrets: readonly string[]): SecretRedaction {
   return r;
 }
 
-/** An audit record as a row for `ActionsRepo.insert`. */
+/**
+ * An audit record as a row for `ActionsRepo.insert`: the same fields, minus
+ * the flow id (a log correlation key, not a column).
+ */
 export function toNewAction(r: AuditRecord): NewAction {
-  return {
-    time: r.time,
-    device: r.device,
-    profile: r.profile,
-    transport: r.transport,
-    endpoint: r.endpoint,
-    family: r.family,
-    host: r.host,
-    credential: r.credential,
-    rule: r.rule,
-    verdict: r.verdict,
-    reason: r.reason,
-    approvals: r.approvals.map((a): ApproverDecision => ({ ...a })),
-    facets: r.facets,
-    summary: r.summary,
-    status: r.status,
-    latencyMs: r.latencyMs,
-    bytesIn: r.bytesIn,
-    bytesOut: r.bytesOut,
-    reqHeaders: r.reqHeaders,
-    reqBody: r.reqBody,
-    respHeaders: r.respHeaders,
-    respBody: r.respBody,
-    flags: r.flags,
-  };
+  const { flowId: _flowId, approvals, ...row } = r;
+  return { ...row, approvals: approvals.map((a): ApproverDecision => ({ ...a })) };
 }
 
 /** The interceptor as the dispatcher's runtime for the `http` and `k8s` families (a compile-time check, too). */

@@ -6,7 +6,7 @@ import { request } from "node:https";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { connect } from "node:tls";
-import { Harness, KUBE_SECRET, until } from "./testkit.js";
+import { Harness, KUBE_SECRET, scriptFakeApiServer, until } from "./testkit.js";
 
 const h = new Harness();
 let port = 0;
@@ -48,45 +48,11 @@ function upgrade(path: string, stopAt?: string): Promise<string> {
   });
 }
 
-const POD_LIST = {
-  kind: "PodList",
-  apiVersion: "v1",
-  metadata: { resourceVersion: "1" },
-  items: [{ metadata: { name: "web-0", namespace: "default", creationTimestamp: "2026-01-01T00:00:00Z" }, status: { phase: "Running" } }],
-};
-
 before(async () => {
   await h.start();
   port = await h.listen(() => ({ endpoint: "k8s", destination: { host: "127.0.0.1", port: h.k8s.port } }));
-  const json = (body: unknown) => (_req: unknown, res: import("node:http").ServerResponse) => {
-    res.writeHead(200, { "content-type": "application/json" });
-    res.end(JSON.stringify(body));
-  };
-  h.k8s.routes.set("/api", json({ kind: "APIVersions", versions: ["v1"], serverAddressByClientCIDRs: [{ clientCIDR: "0.0.0.0/0", serverAddress: "127.0.0.1:443" }] }));
-  h.k8s.routes.set("/apis", json({ kind: "APIGroupList", apiVersion: "v1", groups: [] }));
-  h.k8s.routes.set(
-    "/api/v1",
-    json({
-      kind: "APIResourceList",
-      groupVersion: "v1",
-      resources: [
-        { name: "pods", singularName: "pod", namespaced: true, kind: "Pod", verbs: ["get", "list", "watch", "create", "delete"], shortNames: ["po"] },
-        { name: "pods/exec", singularName: "", namespaced: true, kind: "PodExecOptions", verbs: ["create", "get"] },
-        { name: "secrets", singularName: "secret", namespaced: true, kind: "Secret", verbs: ["get", "list"] },
-      ],
-    }),
-  );
-  h.k8s.routes.set("/api/v1/namespaces/default/pods", json(POD_LIST));
-  h.k8s.routes.set(
-    "/api/v1/namespaces/default/pods/web-0",
-    json({
-      kind: "Pod",
-      apiVersion: "v1",
-      metadata: { name: "web-0", namespace: "default" },
-      spec: { containers: [{ name: "app", image: "busybox" }] },
-      status: { phase: "Running" },
-    }),
-  );
+  // The shared fake API server, with an exec that echoes (and reports whether it saw the real token).
+  scriptFakeApiServer(h.k8s, KUBE_SECRET);
   h.k8s.upgrades.set("/api/v1/namespaces/default/pods/web-0/exec", (req, socket) => {
     socket.write(`HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: SPDY/3.1\r\nX-Stream-Protocol-Version: v4.channel.k8s.io\r\nX-Seen-Auth: ${req.headers.authorization === `Bearer ${KUBE_SECRET}`}\r\n\r\n`);
     socket.on("data", (d: Buffer) => socket.write(`echo:${d.toString()}`));

@@ -337,3 +337,64 @@ export function wsEcho(onHandshake?: (req: IncomingMessage) => void): UpgradeRou
     socket.on("error", () => {});
   };
 }
+
+export const POD_LIST = {
+  kind: "PodList",
+  apiVersion: "v1",
+  metadata: { resourceVersion: "1" },
+  items: [{ metadata: { name: "web-0", namespace: "default", creationTimestamp: "2026-01-01T00:00:00Z" }, status: { phase: "Running" } }],
+};
+
+/**
+ * Scripts `upstream` as a minimal Kubernetes API server: discovery (`/api`,
+ * `/api/v1`, `/apis`, `/version`), the pod list and one pod. Every route
+ * insists on `Bearer <token>` (401 otherwise), so a 200 proves injection.
+ * Secrets and exec are deliberately served too — only the gateway's policy
+ * stands between kubectl and them.
+ */
+export function scriptFakeApiServer(upstream: Upstream, token: string): void {
+  const json = (body: unknown) => (req: IncomingMessage, res: ServerResponse) => {
+    if (req.headers.authorization !== `Bearer ${token}`) {
+      res.writeHead(401, { "content-type": "application/json" });
+      res.end(JSON.stringify({ kind: "Status", apiVersion: "v1", status: "Failure", message: "Unauthorized", reason: "Unauthorized", code: 401 }));
+      return;
+    }
+    res.writeHead(200, { "content-type": "application/json" });
+    res.end(JSON.stringify(body));
+  };
+  upstream.routes.set("/version", json({ major: "1", minor: "32", gitVersion: "v1.32.0-fake", platform: "linux/amd64" }));
+  upstream.routes.set("/api", json({ kind: "APIVersions", versions: ["v1"], serverAddressByClientCIDRs: [{ clientCIDR: "0.0.0.0/0", serverAddress: "127.0.0.1:443" }] }));
+  upstream.routes.set("/apis", json({ kind: "APIGroupList", apiVersion: "v1", groups: [] }));
+  upstream.routes.set(
+    "/api/v1",
+    json({
+      kind: "APIResourceList",
+      groupVersion: "v1",
+      resources: [
+        { name: "pods", singularName: "pod", namespaced: true, kind: "Pod", verbs: ["get", "list", "watch", "create", "delete"], shortNames: ["po"] },
+        { name: "pods/exec", singularName: "", namespaced: true, kind: "PodExecOptions", verbs: ["create", "get"] },
+        { name: "secrets", singularName: "secret", namespaced: true, kind: "Secret", verbs: ["get", "list"] },
+      ],
+    }),
+  );
+  upstream.routes.set("/api/v1/namespaces/default/pods", json(POD_LIST));
+  upstream.routes.set(
+    "/api/v1/namespaces/default/pods/web-0",
+    json({
+      kind: "Pod",
+      apiVersion: "v1",
+      metadata: { name: "web-0", namespace: "default" },
+      spec: { containers: [{ name: "app", image: "busybox" }] },
+      status: { phase: "Running" },
+    }),
+  );
+  upstream.routes.set(
+    "/api/v1/namespaces/default/secrets",
+    json({ kind: "SecretList", apiVersion: "v1", metadata: { resourceVersion: "1" }, items: [{ metadata: { name: "db-password", namespace: "default" }, data: { password: "aHVudGVyMg==" } }] }),
+  );
+  // Would accept an exec (SPDY) if the gateway let one through.
+  upstream.upgrades.set("/api/v1/namespaces/default/pods/web-0/exec", (_req, socket) => {
+    socket.write("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: SPDY/3.1\r\nX-Stream-Protocol-Version: v4.channel.k8s.io\r\n\r\n");
+    socket.on("error", () => {});
+  });
+}
