@@ -17,6 +17,10 @@
  *    unfiltered (an agent must not dodge an endpoint by sending a different
  *    SNI). This is how a kubernetes `server` IP (no SNI) and a postgres
  *    `host:5432` are claimed.
+ * 3a. A destination IP that a `postgres` / `ssh` endpoint's host name
+ *    resolves to (see ./address-claims.ts) ⇒ intercept that endpoint,
+ *    dialing the configured name; two such endpoints of one profile on
+ *    one address ⇒ reject (the policy cannot say which is meant).
  * 4. TLS on :443 that nothing claims ⇒ `defaults.unknown_host`
  *    (`passthrough` relays untouched; anything else — `deny`, and `inspect`
  *    until it is implemented — refuses).
@@ -31,6 +35,7 @@ import type { CompiledEndpoint, CompiledPolicy, CompiledProfile } from "../polic
 import type { Family } from "../policy/action.js";
 import type { Destination } from "./flow.js";
 import { parseHostEntry } from "../config/hosts.js";
+import type { AddressLookup } from "./address-claims.js";
 
 /** What the flow's first bytes turned out to be. */
 export type FirstBytes =
@@ -109,7 +114,7 @@ function claimant(profile: CompiledProfile, host: string, port: number): Compile
 }
 
 /** Decides the route of a flow (see the module comment for the rules). */
-export function routeFlow(policy: CompiledPolicy, flow: RouteInput, first: FirstBytes): Route {
+export function routeFlow(policy: CompiledPolicy, flow: RouteInput, first: FirstBytes, addresses?: AddressLookup): Route {
   const profile = policy.profiles.get(flow.profile);
   if (!profile) return { kind: "reject", reason: `profile ${JSON.stringify(flow.profile)} is not in the policy` };
   const { host, port } = flow.destination;
@@ -120,6 +125,14 @@ export function routeFlow(policy: CompiledPolicy, flow: RouteInput, first: First
   }
   const ep = claimant(profile, host, port);
   if (ep) return { kind: "intercept", endpoint: ep, claimedBy: "destination", upstream: { host, port } };
+  const byAddress = addresses?.claimants(profile.name, host, port) ?? [];
+  if (byAddress.length > 1) {
+    return { kind: "reject", reason: `${hostPortKey(host, port)} is claimed by several endpoints (${byAddress.map((c) => c.endpoint.key).join(", ")}) in profile "${profile.name}"` };
+  }
+  if (byAddress.length === 1) {
+    const c = byAddress[0]!;
+    return { kind: "intercept", endpoint: c.endpoint, claimedBy: "destination", upstream: { host: c.host, port } };
+  }
   if (first.kind === "tls" && port === 443) {
     const action = policy.defaults.unknownHost === "passthrough" ? "passthrough" : "deny";
     return sni !== undefined ? { kind: "unknown-host", action, sni } : { kind: "unknown-host", action };

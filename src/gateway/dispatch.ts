@@ -18,6 +18,7 @@ import type { Flow, FlowHandler, UpstreamResolver } from "./flow.js";
 import { routeFlow, shouldSniff, type FirstBytes, type Route } from "./dispatch-route.js";
 import { peekFirstBytes, type Sniffer } from "./dispatch-peek.js";
 import { relay, type RelayResult } from "./dispatch-relay.js";
+import type { AddressLookup } from "./address-claims.js";
 
 /** Re-exported so runtimes and the composition root import one module. */
 export type { FirstBytes, Route } from "./dispatch-route.js";
@@ -79,6 +80,8 @@ export interface DispatcherOptions {
   /** ClientHello sniffer (the TLS module's `peekClientHello`). */
   sniff: Sniffer;
   handlers?: InterceptHandlers;
+  /** Endpoints claimed by resolved address (read per flow: rebuilt when the policy reloads). */
+  addresses?: () => AddressLookup | undefined;
   onEvent?: (e: DispatchEvent) => void;
   /** Sniff budget (default 3 s): a server-speaks-first protocol waits this long once. */
   sniffTimeoutMs?: number;
@@ -136,7 +139,7 @@ export class Dispatcher implements FlowHandler {
       first = peek.first;
     }
     // Re-read: a reload during the sniff must apply to this flow.
-    const route = routeFlow(this.#opts.policy(), flow, first);
+    const route = routeFlow(this.#opts.policy(), flow, first, this.#opts.addresses?.());
     this.#emit({ type: "route", flow: info(flow), route, first });
     switch (route.kind) {
       case "reject":

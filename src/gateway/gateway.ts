@@ -27,9 +27,14 @@ import type { NewAction } from "../store/actions.js";
 import { ApprovalsEngine } from "./approvals.js";
 import { AuditWriter } from "./audit-writer.js";
 import { Dispatcher } from "./dispatch.js";
+import { AddressClaims } from "./address-claims.js";
 import { HttpInterceptor } from "./protocols/http/intercept.js";
 import { asInterceptHandler, credentialInjector, sharedRedaction, toNewAction, upstreamTlsFor } from "./protocols/http/adapters.js";
 import { DEFAULT_LIMITS, type BodyLimits } from "./protocols/http/ports.js";
+import { PostgresInterceptor } from "./protocols/postgres/intercept.js";
+import { SshInterceptor } from "./protocols/ssh/intercept.js";
+import { hostKeysFrom, sshAuthFrom } from "./protocols/ssh/adapters.js";
+import { initSqlAnalyzer } from "../policy/sql/analyze.js";
 import { envVarCollisions, SecretResolver } from "./secrets.js";
 import { loadOrCreateCa, type GatewayCa } from "./tls/ca.js";
 import { LeafCache } from "./tls/leaf.js";
@@ -159,11 +164,50 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
     now: () => new Date(),
   });
   const httpHandler = asInterceptHandler(http);
+  await initSqlAnalyzer();
+  const postgres = new PostgresInterceptor({
+    policy: current,
+    secureContext: (name) => leaves.context(name),
+    resolve: (host) => resolver.resolve(host),
+    password: (credential) => secrets.get(credential),
+    approvals,
+    audit: (row) => audit.record(row),
+    get limits() {
+      return { inspectBytes: limits.bodyBuffer, sampleBytes: limits.bodyStorage };
+    },
+    log,
+    now: () => new Date(),
+  });
+  const sshHostKeys = hostKeysFrom(store.settings, log);
+  // Mint/load each ssh endpoint's host key now, so its fingerprint is in the log before any agent asks.
+  for (const ep of policy.endpoints.values()) if (ep.family === "ssh") sshHostKeys(ep.key);
+  const ssh = new SshInterceptor({
+    policy: current,
+    resolve: (host) => resolver.resolve(host),
+    hostKey: sshHostKeys,
+    upstreamAuth: sshAuthFrom(current, secrets),
+    approvals,
+    audit: (row) => audit.record(row),
+    log,
+    now: () => new Date(),
+  });
+  let addresses: AddressClaims | undefined;
+  const rebuildAddresses = (p: CompiledPolicy) =>
+    AddressClaims.build(p, (h) => resolver.resolveAll(h), (host, e) => log.warn("cannot resolve an endpoint host; flows by address will not reach it", { host, error: e.message }))
+      .then((claims) => {
+        if (p === policy) addresses = claims;
+      })
+      .catch((e: Error) => log.error("address claims failed", { error: e.message }));
+  await rebuildAddresses(policy);
+  // DNS answers move (a managed database fails over): refresh the table now and then.
+  const addressRefresh = setInterval(() => void rebuildAddresses(policy), 300_000);
+  addressRefresh.unref();
   const dispatcher = new Dispatcher({
     policy: current,
+    addresses: () => addresses,
     resolver,
     sniff: peekClientHello,
-    handlers: { byFamily: { http: httpHandler, k8s: httpHandler } },
+    handlers: { byType: { postgres, ssh }, byFamily: { http: httpHandler, k8s: httpHandler } },
     onEvent: (e) => {
       if (e.type === "flow-closed") log.info("flow closed", { flow: e.flow.id, device: e.flow.device, reason: e.reason });
       else if (e.type === "route") log.debug("flow routed", { flow: e.flow.id, to: `${e.flow.destination.host}:${e.flow.destination.port}`, route: e.route.kind });
@@ -199,6 +243,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
     }
     policy = next.policy;
     limits = limitsOf(policy);
+    void rebuildAddresses(policy);
     warnEnvCollisions(policy, log);
     log.info("config reloaded", { endpoints: policy.endpoints.size, rules: policy.config.rules.length });
     return true;
@@ -245,10 +290,12 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
     flushAudit: () => audit.flush(),
     async close(graceMs = 10_000) {
       clearInterval(sweeper);
+      clearInterval(addressRefresh);
       watcher?.close();
       await Promise.all(listeners.map((l) => l.close()));
       await new Promise<void>((r) => info!.close(() => r()));
       await http.close(graceMs);
+      await ssh.close();
       dispatcher.close();
       audit.flush();
       store.close();

@@ -99,7 +99,7 @@ test("credential discriminators per type", () => {
     "telegram_bot_token",
   ];
   for (const t of httpAuth) assert.deepEqual(credentialType(t)?.discriminators, ["placeholder"], t);
-  assert.deepEqual(credentialType("postgres_credential")?.discriminators, ["user", "database"]);
+  assert.deepEqual(credentialType("postgres_credential")?.discriminators, ["user", "database", "placeholder"]);
   assert.deepEqual(credentialType("clickhouse_credential")?.discriminators, ["user", "database"]);
   assert.deepEqual(credentialType("ssh_key")?.discriminators, ["user"]);
   for (const t of ["aws_credential", "mtls_credential", "google_gke_credential", "passthrough", "tailscale_auth"]) {

@@ -5,8 +5,10 @@
  *
  * Dispatch: Postgres tells the gateway who the agent is before any secret
  * changes hands — the StartupMessage carries `user` and `database` — so
- * those are this type's discriminators. There is no password placeholder
- * (the reference rejects `placeholder` here too).
+ * those are this type's main discriminators. As an extension, a profile may
+ * also tell them apart by `placeholder`: the gateway then asks the agent
+ * for a password and matches the placeholder it sends (the reference
+ * rejects `placeholder` here).
  */
 import type { CredentialTypeSpec } from "../schema.js";
 import { CREDENTIAL_COMMON_FIELDS } from "../common.js";
@@ -18,7 +20,7 @@ export const postgresCredential: CredentialTypeSpec = {
   doc:
     "A Postgres login: the role in `user`, the password in the secret store. When a profile binds several at one " +
     "endpoint, the agent's StartupMessage `user` (and `database`) picks one.",
-  discriminators: ["user", "database"],
+  discriminators: ["user", "database", "placeholder"],
   fields: {
     user: {
       type: "string",

@@ -4,7 +4,8 @@
  * `postgres_credential`, and evaluates `sql.*` rules per statement.
  */
 import type { EndpointTypeSpec } from "../schema.js";
-import { ENDPOINT_COMMON_FIELDS, getString, validateEndpointCommon, validateHosts } from "../common.js";
+import { ENDPOINT_COMMON_FIELDS, getString, validateEndpointCommon, validateHosts, validatePemField } from "../common.js";
+import { goQuote } from "../formats.js";
 
 /** libpq `sslmode` values the upstream hop understands. */
 export const POSTGRES_SSLMODES = ["disable", "prefer", "require", "verify-full"] as const;
@@ -29,6 +30,13 @@ export const postgresEndpoint: EndpointTypeSpec = {
         'TLS on the upstream hop, as in libpq: "disable" (plain), "prefer" (TLS if offered), "require" (TLS or fail), ' +
         '"verify-full" (TLS with the certificate checked against the host name).',
     },
+    ca_cert: {
+      type: "string",
+      fileInclude: true,
+      doc:
+        'Extension: PEM CA bundle trusted for the server certificate under `sslmode = "verify-full"` instead of the ' +
+        'system roots (RDS and Cloud SQL publish theirs). Usually written as "<<file:ca.pem>>".',
+    },
     database: {
       type: "string",
       doc: "Accepted for configs written for older reference releases, where it named the default database; the agent's StartupMessage decides the database.",
@@ -44,6 +52,7 @@ export const postgresEndpoint: EndpointTypeSpec = {
     const host = getString(b, "host");
     return [
       ...(host === undefined ? [] : validateHosts(b.name, [host.trim()], b.defRange, ctx, { wildcard: false })),
+      ...validatePemField(b, "ca_cert", `postgres endpoint ${goQuote(b.name)}`),
       ...validateEndpointCommon(b, ctx),
     ];
   },

@@ -1,0 +1,181 @@
+/**
+ * The policy gate of the Postgres runtime: SQL text in, verdict out. A query
+ * (simple `Query` or an extended-protocol `Parse`) is split into statements
+ * by the analyzer, each statement becomes one `sql` action decided by the
+ * policy core, and the query goes upstream only if every statement is
+ * allowed — waiting in the approvals engine when a rule asks for approval.
+ *
+ * No sockets here: the session calls {@link gateQuery} and acts on the
+ * answer, so the gate is tested without a server.
+ */
+import type { Action, UnknownFacet } from "../../../policy/action.js";
+import type { CompiledEndpoint, CompiledPolicy } from "../../../policy/compiled.js";
+import { decide, type Decision } from "../../../policy/decide.js";
+import { combineStatementDecisions, statementViews, UNPARSEABLE_FIELDS, type StatementView } from "../../../policy/query.js";
+import { analyzeSql, type SqlAnalysis } from "../../../policy/sql/analyze.js";
+import { stagesFor, type ApprovalOutcome, type ApprovalSubject, type ApproverStage, type StageDecision } from "../../approvals.js";
+
+/** Who is asking, fixed for a session. */
+export interface GateSession {
+  endpoint: CompiledEndpoint;
+  /** The host the agent dialed (for host-based resolution and the audit). */
+  host: string;
+  device: string;
+  profile: string;
+  /** Which transport the flow came on (audit only). */
+  transport: string;
+  peerIp?: string;
+  /** The agent's StartupMessage user and database. */
+  user: string;
+  database: string;
+  /** The credential chosen at startup. */
+  credential: string;
+}
+
+export interface GateDeps {
+  policy(): CompiledPolicy;
+  approvals: { run(subject: ApprovalSubject, chain: readonly ApproverStage[], signal: AbortSignal): Promise<ApprovalOutcome> };
+  now(): Date;
+  log: { info(msg: string, fields?: Record<string, unknown>): void };
+}
+
+/** One statement of a gated query, with its own decision (for the audit). */
+export interface GatedStatement {
+  action: Action;
+  decision: Decision;
+}
+
+/** The verdict on a whole query. */
+export interface QueryVerdict {
+  allow: boolean;
+  /** Shown to the agent on deny. */
+  reason: string;
+  /** The deciding statement's decision (the first deny, else the first approval, else the first allow). */
+  decision: Decision | undefined;
+  statements: GatedStatement[];
+  approvals: StageDecision[];
+  /** The client left while an approval was pending. */
+  cancelled: boolean;
+}
+
+/** SQL facet fields left unknown when the statement overflowed the inspection buffer. */
+const TRUNCATED_FIELDS = ["sql.statement", ...UNPARSEABLE_FIELDS] as const;
+
+/** Analyses are cached per text: drivers send the same statement text over and over. */
+const analysisCache = new Map<string, SqlAnalysis>();
+const CACHEABLE = 4096;
+
+function analyze(text: string): SqlAnalysis {
+  if (text.length > CACHEABLE) return analyzeSql(text);
+  let a = analysisCache.get(text);
+  if (!a) {
+    a = analyzeSql(text);
+    if (analysisCache.size >= 1024) analysisCache.delete(analysisCache.keys().next().value as string);
+    analysisCache.set(text, a);
+  }
+  return a;
+}
+
+/**
+ * The statement views of a query. `truncated` means `text` is only the
+ * first part of a statement larger than the inspection buffer: nothing
+ * parsed from a prefix can be trusted, so it is one view whose facets
+ * (text included) are unknown.
+ */
+export function viewsOf(text: string, truncated: boolean): { views: StatementView[]; unknown: UnknownFacet[] } {
+  if (truncated) {
+    const unknown = TRUNCATED_FIELDS.map((field) => ({ field, cause: "truncated" as const }));
+    return { views: [{ statement: text, verb: "", verbs: [], tables: [], functions: [], unknown }], unknown };
+  }
+  return { views: statementViews(text, analyze(text)), unknown: [] };
+}
+
+function actionOf(view: StatementView, s: GateSession): Action {
+  const action: Action = {
+    family: "sql",
+    host: s.host,
+    sql: { verb: view.verb, verbs: view.verbs, tables: view.tables, functions: view.functions, statement: view.statement, database: s.database },
+    credential: s.credential,
+    dispatch: { user: s.user, database: s.database },
+    device: s.device,
+    profile: s.profile,
+  };
+  if (s.peerIp !== undefined) action.peerIp = s.peerIp;
+  if (view.opClass !== undefined) action.opClass = view.opClass;
+  if (view.unknown && view.unknown.length > 0) action.unknown = view.unknown;
+  return action;
+}
+
+const reasonOf = (d: Decision) => d.reason ?? (d.rule ? `denied by rule "${d.rule}"` : "denied by policy");
+
+/**
+ * Decides a query. An empty query (only comments) is allowed: Postgres
+ * answers it with EmptyQueryResponse and nothing runs.
+ */
+export async function gateQuery(text: string, truncated: boolean, s: GateSession, deps: GateDeps, signal: AbortSignal): Promise<QueryVerdict> {
+  const policy = deps.policy();
+  const now = deps.now();
+  const { views } = viewsOf(text, truncated);
+  const statements = views.map((v) => {
+    const action = actionOf(v, s);
+    return { action, decision: decide(policy, action, { now, endpoint: s.endpoint.key }) };
+  });
+  const decision = combineStatementDecisions(statements.map((x) => x.decision));
+  const base = { decision, statements, approvals: [] as StageDecision[], cancelled: false };
+  if (!decision) return { ...base, allow: true, reason: "" };
+  for (const st of statements) {
+    if (st.decision.failClosed) {
+      deps.log.info("rule failed closed", { rule: st.decision.rule, cause: st.decision.failClosed.cause, detail: st.decision.failClosed.detail });
+    }
+  }
+  switch (decision.verdict) {
+    case "allow":
+      return { ...base, allow: true, reason: "" };
+    case "deny":
+      return { ...base, allow: false, reason: reasonOf(decision) };
+    case "passthrough":
+      return { ...base, allow: false, reason: decision.problem?.message ?? "no endpoint claims this request" };
+    case "approve":
+      break;
+  }
+  // Every statement needing approval waits for its own chain, in order; all must allow.
+  const approvals: StageDecision[] = [];
+  for (const st of statements) {
+    if (st.decision.verdict !== "approve") continue;
+    const out = await approve(st, s, deps, signal);
+    approvals.push(...out.decisions);
+    if (!out.allow) return { ...base, decision: st.decision, approvals, allow: false, reason: out.reason, cancelled: out.cancelled };
+  }
+  return { ...base, approvals, allow: true, reason: "" };
+}
+
+async function approve(
+  st: GatedStatement,
+  s: GateSession,
+  deps: GateDeps,
+  signal: AbortSignal,
+): Promise<{ allow: boolean; reason: string; decisions: StageDecision[]; cancelled: boolean }> {
+  const policy = deps.policy();
+  const rule = policy.config.rules.find((r) => r.name === st.decision.rule);
+  const decls = rule?.approve ?? [];
+  if (decls.length === 0 || decls.length !== (st.decision.approvers?.length ?? 0)) {
+    return { allow: false, reason: "approval chain could not be resolved; failing closed", decisions: [], cancelled: false };
+  }
+  const sql = st.action.family === "sql" ? st.action.sql : undefined;
+  const subject: ApprovalSubject = {
+    endpoint: s.endpoint.key,
+    rule: st.decision.rule ?? "",
+    ...(st.decision.reason !== undefined ? { reason: st.decision.reason } : {}),
+    device: s.device,
+    profile: s.profile,
+    summary: sql ? sql.statement.slice(0, 200) : "",
+    facets: sql ? { sql: { ...sql, statement: sql.statement.slice(0, 4096) } } : {},
+  };
+  try {
+    const out = await deps.approvals.run(subject, stagesFor(decls, policy.defaults), signal);
+    const cancelled = out.cancelled === true || signal.aborted;
+    return { allow: out.verdict === "allow" && !cancelled, reason: out.reason, decisions: out.decisions, cancelled };
+  } catch {
+    return { allow: false, reason: "approval failed; failing closed", decisions: [], cancelled: signal.aborted };
+  }
+}

@@ -1,0 +1,130 @@
+/**
+ * Keeping the agent's view of the protocol in step when the gateway answers
+ * some messages itself.
+ *
+ * A denied statement is never sent upstream, yet the agent must see its
+ * ErrorResponse exactly where Postgres would have put it: after the
+ * responses to everything it sent earlier (pipelined messages are answered
+ * in order), and not at all when an earlier message of the same extended
+ * batch already failed upstream (Postgres skips to the Sync after an error,
+ * so the later message would never have been looked at).
+ *
+ * {@link ResponseQueue} tracks, in order, every message forwarded upstream
+ * that will be answered and every answer the gateway owes. Upstream frames
+ * are fed through {@link ResponseQueue.onUpstream}; when a forwarded
+ * message's final response passes, the owed answers queued behind it are
+ * released.
+ */
+import type { TxStatus } from "./wire.js";
+
+/** A forwarded message that upstream will answer, with what ends its answer. */
+export interface ForwardedEntry<T> {
+  kind: "forwarded";
+  /** The frontend message type (`Q`, `P`, `B`, `D`, `E`, `C`, `S`). */
+  type: string;
+  /** Caller data (the audit entries the answer belongs to). */
+  data?: T;
+}
+
+/** An answer the gateway owes, built when released (so a ReadyForQuery carries the status of that moment). */
+export interface OwedEntry {
+  kind: "owed";
+  build: (status: TxStatus) => Buffer;
+}
+
+type Entry<T> = ForwardedEntry<T> | OwedEntry;
+
+/** Backend message types that end the answer to each frontend message. */
+const TERMINALS: Readonly<Record<string, string>> = {
+  Q: "Z",
+  S: "Z",
+  P: "1",
+  B: "2",
+  D: "Tn",
+  E: "CIs",
+  C: "3",
+};
+
+/** Extended-protocol messages: after an upstream error, Postgres skips them until Sync. */
+const EXTENDED = new Set(["P", "B", "D", "E", "C"]);
+
+/**
+ * What an upstream frame meant. Callers that care which message the frame
+ * answered read {@link ResponseQueue.head} before feeding it.
+ */
+export interface UpstreamEffect<T> {
+  /** Entries skipped because of an error (their answers will never come). */
+  skipped: ForwardedEntry<T>[];
+  /** Owed answers released, in order, to write after this frame. */
+  release: Buffer[];
+}
+
+export class ResponseQueue<T = unknown> {
+  readonly #q: Entry<T>[] = [];
+  #status: TxStatus;
+
+  constructor(status: TxStatus) {
+    this.#status = status;
+  }
+
+  /** The transaction status of the last ReadyForQuery that passed. */
+  get status(): TxStatus {
+    return this.#status;
+  }
+
+  get size(): number {
+    return this.#q.length;
+  }
+
+  /** The forwarded message at the head, if the head is one. */
+  get head(): ForwardedEntry<T> | undefined {
+    const h = this.#q[0];
+    return h?.kind === "forwarded" ? h : undefined;
+  }
+
+  /** Records a forwarded message whose answer upstream will send. */
+  forwarded(type: string, data?: T): ForwardedEntry<T> {
+    const e: ForwardedEntry<T> = { kind: "forwarded", type, ...(data !== undefined ? { data } : {}) };
+    this.#q.push(e);
+    return e;
+  }
+
+  /**
+   * Owes the agent an answer after everything queued so far. Returns the
+   * bytes to write now when nothing is pending ahead of it.
+   */
+  owe(build: OwedEntry["build"]): Buffer[] {
+    this.#q.push({ kind: "owed", build });
+    return this.#releaseOwed();
+  }
+
+  /** Feeds one upstream frame type (after the frame itself was written to the agent). */
+  onUpstream(type: string, firstBodyByte: number | undefined): UpstreamEffect<T> {
+    const effect: UpstreamEffect<T> = { skipped: [], release: [] };
+    if (type === "Z" && firstBodyByte !== undefined) this.#status = String.fromCharCode(firstBodyByte) as TxStatus;
+    const head = this.#q[0];
+    if (!head || head.kind !== "forwarded") return effect;
+    if (type === "E") {
+      // A simple query's error is followed by its ReadyForQuery, which ends it.
+      if (!EXTENDED.has(head.type)) return effect;
+      this.#q.shift();
+      // Postgres now ignores everything up to the next Sync; so do the owed answers queued there.
+      while (this.#q.length > 0) {
+        const e = this.#q[0]!;
+        if (e.kind === "forwarded" && e.type === "S") break;
+        this.#q.shift();
+        if (e.kind === "forwarded") effect.skipped.push(e);
+      }
+    } else if (TERMINALS[head.type]?.includes(type)) {
+      this.#q.shift();
+    } else return effect;
+    effect.release = this.#releaseOwed();
+    return effect;
+  }
+
+  #releaseOwed(): Buffer[] {
+    const out: Buffer[] = [];
+    while (this.#q[0]?.kind === "owed") out.push((this.#q.shift() as OwedEntry).build(this.#status));
+    return out;
+  }
+}
