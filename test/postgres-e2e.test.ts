@@ -74,6 +74,10 @@ describe("postgres through the gateway", { skip }, () => {
     assert.equal(await sslOf(w.ports.db), "f", "sslmode disable");
     assert.equal(await sslOf(w.ports.tls), "t", "sslmode verify-full");
     assert.equal(await sslOf(w.ports.req), "t", "sslmode require");
+    // verify-full against a server whose certificate the endpoint does not trust (no ca_cert: system roots only).
+    const bad = await psql(w.ports.badca, "app", ["select 1"]);
+    assert.notEqual(bad.status, 0);
+    assert.match(bad.stderr, /FATAL: {2}TLS to the upstream server failed: .*(self.signed|unable to verify|certificate)/i);
   });
 
   it("denies hostile SQL end to end, and the upstream shows none of its effects", async () => {

@@ -25,7 +25,7 @@ export interface PgWorld {
   pg: PgCluster;
   gw: RunningGateway;
   /** Forward ports: plain name claim, verify-full upstream, require upstream. */
-  ports: { db: number; tls: number; req: number };
+  ports: { db: number; tls: number; req: number; badca: number };
   dir: string;
   close(): Promise<void>;
 }
@@ -66,13 +66,13 @@ export async function startPgWorld(): Promise<PgWorld> {
   );
   const dir = mkdtempSync(join(tmpdir(), "clawpatrol-pg-"));
   writeFileSync(join(dir, "ca.pem"), pg.caPem ?? "");
-  const ports = { db: await freePort(), tls: await freePort(), req: await freePort() };
+  const ports = { db: await freePort(), tls: await freePort(), req: await freePort(), badca: await freePort() };
   const info = await freePort();
   const hcl = `schema_version = 1
 gateway {
   state_dir        = "${dir}/state"
   dashboard_listen = "127.0.0.1:${info}"
-  resolve = { "db.internal" = "127.0.0.1", "db-req.internal" = "127.0.0.1" }
+  resolve = { "db.internal" = "127.0.0.1", "db-req.internal" = "127.0.0.1", "db-untrusted.internal" = "127.0.0.1" }
   forward "pg" {
     listen  = "127.0.0.1:${ports.db}"
     to      = "db.internal:${pg.port}"
@@ -82,6 +82,11 @@ gateway {
   forward "pgtls" {
     listen  = "127.0.0.1:${ports.tls}"
     to      = "localhost:${pg.port}"
+    profile = "agents"
+  }
+  forward "pgbadca" {
+    listen  = "127.0.0.1:${ports.badca}"
+    to      = "db-untrusted.internal:${pg.port}"
     profile = "agents"
   }
   forward "pgreq" {
@@ -99,12 +104,16 @@ endpoint "postgres" "db_tls" {
   sslmode = "verify-full"
   ca_cert = "<<file:ca.pem>>"
 }
+endpoint "postgres" "db_untrusted" {
+  host    = "db-untrusted.internal:${pg.port}"
+  sslmode = "verify-full"
+}
 endpoint "postgres" "db_req" {
   host    = "db-req.internal:${pg.port}"
   sslmode = "require"
 }
 credential "postgres_credential" "app" {
-  endpoints = [postgres.db, postgres.db_tls, postgres.db_req]
+  endpoints = [postgres.db, postgres.db_tls, postgres.db_req, postgres.db_untrusted]
   user      = "app"
 }
 credential "postgres_credential" "appmd5" {
