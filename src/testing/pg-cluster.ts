@@ -12,7 +12,7 @@
  */
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { accessSync, constants, existsSync, readFileSync, rmSync } from "node:fs";
+import { accessSync, constants, existsSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { chmod, chown, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
@@ -20,7 +20,20 @@ import { join } from "node:path";
 import { freePort } from "./net.js";
 
 /** Where Debian's postgresql-15 package puts the server binaries (not on PATH). */
-const PG_BIN = "/usr/lib/postgresql/15/bin";
+/** The server binaries: `CLAWPATROL_PG_BIN`, else the newest Debian-packaged major version. */
+const PG_BIN = process.env.CLAWPATROL_PG_BIN ?? newestPgBin("/usr/lib/postgresql");
+
+function newestPgBin(root: string): string {
+  try {
+    const majors = readdirSync(root)
+      .filter((d) => /^\d+$/.test(d))
+      .sort((a, b) => Number(b) - Number(a));
+    for (const m of majors) if (existsSync(`${root}/${m}/bin/initdb`)) return `${root}/${m}/bin`;
+  } catch {
+    /* not installed: pgToolsMissing reports the paths */
+  }
+  return `${root}/15/bin`;
+}
 const INITDB = join(PG_BIN, "initdb");
 const PG_CTL = join(PG_BIN, "pg_ctl");
 const POSTGRES = join(PG_BIN, "postgres");
