@@ -17,7 +17,7 @@ export class MessageStream {
     this.#wake();
   };
   readonly #onEnd = () => this.#fail(new ProtocolError("connection closed"));
-  readonly #onError = (e: Error) => this.#fail(e);
+  readonly #onError = (e: Error) => this.#fail(new ProtocolError(`connection error: ${e.message}`));
 
   constructor(stream: Duplex, maxFrame: number, reader = new FrameReader(maxFrame)) {
     this.#stream = stream;

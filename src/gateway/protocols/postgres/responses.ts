@@ -62,6 +62,14 @@ export interface UpstreamEffect<T> {
 export class ResponseQueue<T = unknown> {
   readonly #q: Entry<T>[] = [];
   #status: TxStatus;
+  /**
+   * An extended-protocol error emptied the queue before any Sync was forwarded: upstream now
+   * ignores every message until the agent's Sync, so those are not queued (they would never be
+   * answered) but collected here and reported as skipped when the Sync's ReadyForQuery passes.
+   */
+  #skipping: ForwardedEntry<T>[] | undefined;
+  /** The Sync that ended such a skip, with what was skipped before it (reported when it is answered). */
+  #skipEnd: { sync: ForwardedEntry<T>; skipped: ForwardedEntry<T>[] } | undefined;
 
   constructor(status: TxStatus) {
     this.#status = status;
@@ -85,6 +93,14 @@ export class ResponseQueue<T = unknown> {
   /** Records a forwarded message whose answer upstream will send. */
   forwarded(type: string, data?: T): ForwardedEntry<T> {
     const e: ForwardedEntry<T> = { kind: "forwarded", type, ...(data !== undefined ? { data } : {}) };
+    if (this.#skipping && type !== "S") {
+      this.#skipping.push(e);
+      return e;
+    }
+    if (this.#skipping) {
+      this.#skipEnd = { sync: e, skipped: this.#skipping };
+      this.#skipping = undefined;
+    }
     this.#q.push(e);
     return e;
   }
@@ -94,6 +110,8 @@ export class ResponseQueue<T = unknown> {
    * bytes to write now when nothing is pending ahead of it.
    */
   owe(build: OwedEntry["build"]): Buffer[] {
+    // Upstream is skipping to Sync: Postgres would not answer this message either.
+    if (this.#skipping) return [];
     this.#q.push({ kind: "owed", build });
     return this.#releaseOwed();
   }
@@ -115,8 +133,14 @@ export class ResponseQueue<T = unknown> {
         this.#q.shift();
         if (e.kind === "forwarded") effect.skipped.push(e);
       }
+      // No Sync forwarded yet: what the agent sends up to it will be ignored upstream.
+      if (this.#q.length === 0) this.#skipping = [];
     } else if (TERMINALS[head.type]?.includes(type)) {
       this.#q.shift();
+      if (head === this.#skipEnd?.sync) {
+        effect.skipped.push(...this.#skipEnd.skipped);
+        this.#skipEnd = undefined;
+      }
     } else return effect;
     effect.release = this.#releaseOwed();
     return effect;

@@ -90,7 +90,14 @@ export class FrameReader {
 
   #peek(n: number): Buffer {
     if (this.#chunks[0]!.length >= n) return this.#chunks[0]!;
-    return Buffer.concat(this.#chunks).subarray(0, n);
+    // Coalesce just the leading chunks that hold the first n bytes, so a header split over
+    // chunks is joined once — not the whole buffer again on every chunk of a large frame.
+    let k = 0;
+    let got = 0;
+    while (got < n) got += this.#chunks[k++]!.length;
+    const head = Buffer.concat(this.#chunks.slice(0, k), got);
+    this.#chunks.splice(0, k, head);
+    return head;
   }
 
   #take(n: number): Buffer {
