@@ -190,13 +190,14 @@ describe("ActionsRepo", () => {
     }
   });
 
-  it("list: each equality filter is served by its index, without sorting", () => {
+  it("list: filters never sort; the endpoint filter uses its index", () => {
+    // Only endpoint, time and fired rules are indexed (migration 4): each index is paid per audited action.
     for (const col of ["device", "profile", "endpoint", "verdict", "rule", "family"] as const) {
       const q = buildListQuery({ [col]: "x", before: 1000 })!;
       const plan = (store.db.prepare(`EXPLAIN QUERY PLAN ${q.sql}`).all(...q.params) as { detail: string }[])
         .map((p) => p.detail)
         .join(" | ");
-      assert.match(plan, new RegExp(`INDEX idx_actions_${col}\\b`), `${col}: ${plan}`);
+      if (col === "endpoint") assert.match(plan, /INDEX idx_actions_endpoint\b/, plan);
       assert.doesNotMatch(plan, /TEMP B-TREE/, `${col}: ${plan}`);
     }
     const del = (store.db.prepare("EXPLAIN QUERY PLAN DELETE FROM actions WHERE endpoint = ? AND time < ?").all("e", 1) as {
@@ -204,7 +205,7 @@ describe("ActionsRepo", () => {
     }[])
       .map((p) => p.detail)
       .join(" | ");
-    assert.match(del, /idx_actions_endpoint_time/);
+    assert.match(del, /idx_actions_endpoint\b/);
   });
 });
 

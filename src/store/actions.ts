@@ -393,9 +393,15 @@ function escapeLike(s: string): string {
 
 /** JSON that tolerates BigInt (CEL ints) instead of throwing mid-request. */
 function toJson(v: unknown): string {
-  return JSON.stringify(v, (_k, x: unknown) =>
-    typeof x === "bigint" ? (Number.isSafeInteger(Number(x)) ? Number(x) : x.toString()) : x,
-  );
+  // The replacer costs a call per key; only values holding a BigInt (CEL ints) need it.
+  try {
+    return JSON.stringify(v);
+  } catch (e) {
+    if (!(e instanceof TypeError)) throw e;
+    return JSON.stringify(v, (_k, x: unknown) =>
+      typeof x === "bigint" ? (Number.isSafeInteger(Number(x)) ? Number(x) : x.toString()) : x,
+    );
+  }
 }
 
 function toBody(b: SampledBody | null | undefined): string | Buffer | null {

@@ -137,6 +137,7 @@ describe("the migration list", () => {
       [1, "settings", "5902c57eb40b92af"],
       [2, "secrets", "a97493de08422f25"],
       [3, "actions", "69ec739879d6c702"],
+      [4, "actions_lean_indexes", "4914b0650cb8be5d"],
     ];
     const fingerprint = (m: Migration): string =>
       createHash("sha256").update(String(m.up).replace(/\s+/g, " ").trim()).digest("hex").slice(0, 16);

@@ -94,6 +94,25 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX idx_actions_family        ON actions (family);
     `,
   },
+  {
+    // Every secondary index is paid on each audited statement (Postgres
+    // sessions write thousands of rows a second). Keep what list and
+    // analytics queries use: time, endpoint (its rowid order serves the
+    // newest-first lists without a sort; retention filters its time), and
+    // rules that fired (partial: default-allowed rows have no rule and are
+    // most rows).
+    version: 4,
+    name: "actions_lean_indexes",
+    up: `
+      DROP INDEX idx_actions_device;
+      DROP INDEX idx_actions_profile;
+      DROP INDEX idx_actions_endpoint_time;
+      DROP INDEX idx_actions_verdict;
+      DROP INDEX idx_actions_family;
+      DROP INDEX idx_actions_rule;
+      CREATE INDEX idx_actions_rule_time ON actions (rule, time) WHERE rule <> '';
+    `,
+  },
 ];
 
 /** What {@link runMigrations} did, for logs and tests. */

@@ -4,6 +4,7 @@ import * as path from "node:path";
 import { Worker } from "node:worker_threads";
 import { openMemoryStore, openStore } from "./db.js";
 import { tempDir } from "./test-helpers.js";
+import { MIGRATIONS } from "./migrations.js";
 
 const tmp = tempDir();
 after(() => tmp.cleanup());
@@ -92,7 +93,7 @@ describe("SettingsRepo", () => {
     );
     const store = openStore(dir);
     try {
-      assert.deepEqual(store.db.prepare("SELECT version FROM schema_migrations ORDER BY version").pluck().all(), [1, 2, 3]);
+      assert.deepEqual(store.db.prepare("SELECT version FROM schema_migrations ORDER BY version").pluck().all(), MIGRATIONS.map((m) => m.version));
       for (let r = 1; r <= ROUNDS; r++) {
         const stored = store.settings.get(`ca.cert_pem.${r}`);
         assert.match(stored ?? "", /^cert-from-thread-\d$/);

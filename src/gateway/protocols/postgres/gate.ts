@@ -61,17 +61,63 @@ export interface QueryVerdict {
 /** SQL facet fields left unknown when the statement overflowed the inspection buffer. */
 const TRUNCATED_FIELDS = ["sql.statement", ...UNPARSEABLE_FIELDS] as const;
 
-/** Analyses are cached per text: drivers send the same statement text over and over. */
-const analysisCache = new Map<string, SqlAnalysis>();
+/**
+ * Analyses are cached: drivers send the same statement text over and over,
+ * and simple-protocol clients send the same statement with different
+ * numbers inlined (`... WHERE aid = 4711`). See {@link numberShape}.
+ */
+const exactCache = new Map<string, SqlAnalysis>();
+const shapeCache = new Map<string, { analysis: Extract<SqlAnalysis, { ok: true }>; offsets: number[] }>();
 const CACHEABLE = 4096;
+const CACHE_SIZE = 1024;
 
-function analyze(text: string): SqlAnalysis {
+function remember<V>(cache: Map<string, V>, key: string, value: V): void {
+  if (cache.size >= CACHE_SIZE) cache.delete(cache.keys().next().value as string);
+  cache.set(key, value);
+}
+
+/**
+ * The text with every numeric literal's digits replaced by `0`, keeping
+ * every offset — or undefined when the text has anything a digit could
+ * hide in (quotes, dollar quoting, parameters, comments, backslashes) or
+ * no free-standing number at all. A number's value never changes a
+ * statement's verbs, tables, functions or operation class, so two texts
+ * with one shape share an analysis.
+ */
+export function numberShape(text: string): string | undefined {
+  if (/['"$\\]|--|\/\*|[^\x00-\x7f]/.test(text)) return undefined;
+  let changed = false;
+  const shape = text.replace(/(?<![A-Za-z0-9_])[0-9]+/g, (digits) => {
+    changed = true;
+    return "0".repeat(digits.length);
+  });
+  return changed ? shape : undefined;
+}
+
+/** The SQL analysis of `text`, from a cache when possible; statement texts are always `text`'s own. */
+export function analyzeCached(text: string): SqlAnalysis {
   if (text.length > CACHEABLE) return analyzeSql(text);
-  let a = analysisCache.get(text);
-  if (!a) {
-    a = analyzeSql(text);
-    if (analysisCache.size >= 1024) analysisCache.delete(analysisCache.keys().next().value as string);
-    analysisCache.set(text, a);
+  const exact = exactCache.get(text);
+  if (exact) return exact;
+  const shape = numberShape(text);
+  const similar = shape !== undefined ? shapeCache.get(shape) : undefined;
+  if (similar) {
+    // Same shape, same offsets: cut this text's statements where the cached ones were.
+    const statements = similar.analysis.statements.map((st, i) => ({ ...st, statement: text.slice(similar.offsets[i], similar.offsets[i]! + st.statement.length) }));
+    return { ok: true, statements };
+  }
+  const a = analyzeSql(text);
+  remember(exactCache, text, a);
+  if (shape !== undefined && a.ok) {
+    const offsets: number[] = [];
+    let from = 0;
+    for (const st of a.statements) {
+      const at = text.indexOf(st.statement, from);
+      if (at < 0) return a; // cannot map the statements back: do not share this analysis
+      offsets.push(at);
+      from = at + st.statement.length;
+    }
+    remember(shapeCache, shape, { analysis: a, offsets });
   }
   return a;
 }
@@ -87,7 +133,7 @@ export function viewsOf(text: string, truncated: boolean): { views: StatementVie
     const unknown = TRUNCATED_FIELDS.map((field) => ({ field, cause: "truncated" as const }));
     return { views: [{ statement: text, verb: "", verbs: [], tables: [], functions: [], unknown }], unknown };
   }
-  return { views: statementViews(text, analyze(text)), unknown: [] };
+  return { views: statementViews(text, analyzeCached(text)), unknown: [] };
 }
 
 function actionOf(view: StatementView, s: GateSession): Action {
@@ -109,10 +155,12 @@ function actionOf(view: StatementView, s: GateSession): Action {
 const reasonOf = (d: Decision) => d.reason ?? (d.rule ? `denied by rule "${d.rule}"` : "denied by policy");
 
 /**
- * Decides a query. An empty query (only comments) is allowed: Postgres
- * answers it with EmptyQueryResponse and nothing runs.
+ * Decides a query without waiting: the final verdict, or — when some
+ * statement's rule asks for approval — `pending` with the statements, for
+ * {@link awaitApprovals}. Kept synchronous so the common case costs no
+ * promise hops per statement.
  */
-export async function gateQuery(text: string, truncated: boolean, s: GateSession, deps: GateDeps, signal: AbortSignal): Promise<QueryVerdict> {
+export function decideQuery(text: string, truncated: boolean, s: GateSession, deps: GateDeps): QueryVerdict | { pending: QueryVerdict } {
   const policy = deps.policy();
   const now = deps.now();
   const { views } = viewsOf(text, truncated);
@@ -136,17 +184,26 @@ export async function gateQuery(text: string, truncated: boolean, s: GateSession
     case "passthrough":
       return { ...base, allow: false, reason: decision.problem?.message ?? "no endpoint claims this request" };
     case "approve":
-      break;
+      return { pending: { ...base, allow: false, reason: "" } };
   }
-  // Every statement needing approval waits for its own chain, in order; all must allow.
+}
+
+/** Runs the approval chain of every statement that needs one, in order; all must allow. */
+export async function awaitApprovals(v: QueryVerdict, s: GateSession, deps: GateDeps, signal: AbortSignal): Promise<QueryVerdict> {
   const approvals: StageDecision[] = [];
-  for (const st of statements) {
+  for (const st of v.statements) {
     if (st.decision.verdict !== "approve") continue;
     const out = await approve(st, s, deps, signal);
     approvals.push(...out.decisions);
-    if (!out.allow) return { ...base, decision: st.decision, approvals, allow: false, reason: out.reason, cancelled: out.cancelled };
+    if (!out.allow) return { ...v, decision: st.decision, approvals, allow: false, reason: out.reason, cancelled: out.cancelled };
   }
-  return { ...base, approvals, allow: true, reason: "" };
+  return { ...v, approvals, allow: true, reason: "" };
+}
+
+/** Decides a query, waiting for approvals when a rule asks for them. */
+export async function gateQuery(text: string, truncated: boolean, s: GateSession, deps: GateDeps, signal: AbortSignal): Promise<QueryVerdict> {
+  const v = decideQuery(text, truncated, s, deps);
+  return "pending" in v ? awaitApprovals(v.pending, s, deps, signal) : v;
 }
 
 async function approve(

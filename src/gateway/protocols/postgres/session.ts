@@ -25,7 +25,7 @@ import type { Duplex } from "node:stream";
 import type { NewAction } from "../../../store/actions.js";
 import { PgAuditFlags, StatementAudit } from "./audit.js";
 import { BackendScanner } from "./backend-scanner.js";
-import { gateQuery, type GateDeps, type GateSession, type QueryVerdict } from "./gate.js";
+import { awaitApprovals, decideQuery, type GateDeps, type GateSession, type QueryVerdict } from "./gate.js";
 import { ResponseQueue } from "./responses.js";
 import {
   errorResponse,
@@ -143,7 +143,8 @@ export class PgSession {
         if (!f) break;
         let more: boolean;
         try {
-          more = await this.#onAgent(f);
+          const r = this.#onAgent(f);
+          more = typeof r === "boolean" ? r : await r;
         } catch (e) {
           return this.#fatal(e instanceof ProtocolError ? e.message : "invalid message");
         }
@@ -160,7 +161,7 @@ export class PgSession {
   }
 
   /** Handles one agent message; false when the session is over. */
-  async #onAgent(f: Frame): Promise<boolean> {
+  #onAgent(f: Frame): boolean | Promise<boolean> {
     switch (f.type) {
       case "Q":
         if (this.#discard) return true;
@@ -225,16 +226,39 @@ export class PgSession {
     }
   }
 
-  /** A Query or Parse: gate it, then forward or answer. */
-  async #gated(f: Frame, kind: "Q" | "P"): Promise<boolean> {
+  /** A Query or Parse: gate it, then forward or answer (synchronously unless an approval is needed). */
+  #gated(f: Frame, kind: "Q" | "P"): boolean | Promise<boolean> {
     const { text, truncated } = this.#statementText(f, kind);
     let verdict: QueryVerdict;
     try {
-      verdict = await gateQuery(text, truncated, this.#o.gate, this.#o.deps, this.#abort.signal);
+      const v = decideQuery(text, truncated, this.#o.gate, this.#o.deps);
+      if ("pending" in v) return this.#approved(f, kind, truncated, v.pending);
+      verdict = v;
     } catch (e) {
-      this.#o.log.warn("postgres gate failed; denying", { error: (e as Error).message });
-      verdict = { allow: false, reason: "the statement could not be evaluated; failing closed", decision: undefined, statements: [], approvals: [], cancelled: false };
+      verdict = this.#gateFailed(e);
     }
+    return this.#apply(f, kind, truncated, verdict);
+  }
+
+  /** Waits for the approval chain; the agent is not read meanwhile (see the data handler). */
+  async #approved(f: Frame, kind: "Q" | "P", truncated: boolean, pending: QueryVerdict): Promise<boolean> {
+    this.#flushUpstream();
+    let verdict: QueryVerdict;
+    try {
+      verdict = await awaitApprovals(pending, this.#o.gate, this.#o.deps, this.#abort.signal);
+    } catch (e) {
+      verdict = this.#gateFailed(e);
+    }
+    return this.#apply(f, kind, truncated, verdict);
+  }
+
+  #gateFailed(e: unknown): QueryVerdict {
+    this.#o.log.warn("postgres gate failed; denying", { error: (e as Error)?.message });
+    return { allow: false, reason: "the statement could not be evaluated; failing closed", decision: undefined, statements: [], approvals: [], cancelled: false };
+  }
+
+  /** Forwards an allowed statement, or answers a denied one; audits either way. */
+  #apply(f: Frame, kind: "Q" | "P", truncated: boolean, verdict: QueryVerdict): boolean {
     if (this.#closed) return false;
     const flags = (): Set<string> => {
       const s = new Set<string>();
