@@ -5,7 +5,11 @@
  */
 import { runHttpsBench } from "./https.js";
 import { runPolicyBench } from "./policy.js";
+import { runSshBench } from "./ssh.js";
+import { runPostgresBench } from "./postgres.js";
 
 const detail = process.argv.includes("--detail");
 await runPolicyBench(detail);
 await runHttpsBench(detail);
+await runPostgresBench(detail);
+await runSshBench(detail);

@@ -13,6 +13,7 @@ import type { Diagnostic, SourceRange } from "../config/diagnostics.js";
 import type { Family } from "../policy/action.js";
 import type { HttpInjector } from "./credentials/http.js";
 import type { UpstreamTlsProvider } from "./credentials/upstream-tls.js";
+import type { SshAuthProvider } from "./credentials/ssh-auth.js";
 
 /** Kinds of named blocks a reference can point at. */
 export type RefKind = "endpoint" | "credential" | "approver" | "tunnel";
@@ -136,6 +137,8 @@ export interface CredentialTypeSpec extends TypeSpecBase {
   http?: HttpInjector;
   /** Runtime hook: client TLS material for the upstream handshake (mtls_credential). */
   upstreamTls?: UpstreamTlsProvider;
+  /** Runtime hook: login material for an SSH upstream (ssh_key). */
+  sshAuth?: SshAuthProvider;
 }
 
 export interface ApproverTypeSpec extends TypeSpecBase {
