@@ -8,8 +8,19 @@
  */
 import type { NewAction } from "../store/actions.js";
 
+/** Where rows go: written in this thread, and returning their ids... */
 export interface AuditSink {
   insertMany(rows: readonly NewAction[]): number[];
+}
+
+/**
+ * ...or handed to another thread (the store's `ThreadedAuditSink`): ids come
+ * back through `done`, and `drainSync` waits until everything handed over
+ * is committed and its callbacks have run.
+ */
+export interface AsyncAuditSink {
+  submit(rows: readonly NewAction[], done: (r: { ids: number[] } | { error: Error }) => void): void;
+  drainSync(): void;
 }
 
 export type ActionListener = (row: NewAction & { id: number }) => void;
@@ -21,7 +32,7 @@ export interface AuditWriterOptions {
 }
 
 export class AuditWriter {
-  readonly #sink: AuditSink;
+  readonly #sink: AuditSink | AsyncAuditSink;
   readonly #listeners = new Set<ActionListener>();
   readonly #maxBatch: number;
   readonly #maxDelayMs: number;
@@ -29,7 +40,7 @@ export class AuditWriter {
   #queue: NewAction[] = [];
   #timer: NodeJS.Timeout | undefined;
 
-  constructor(sink: AuditSink, opts: AuditWriterOptions = {}) {
+  constructor(sink: AuditSink | AsyncAuditSink, opts: AuditWriterOptions = {}) {
     this.#sink = sink;
     this.#maxBatch = opts.maxBatch ?? 256;
     this.#maxDelayMs = opts.maxDelayMs ?? 25;
@@ -39,24 +50,43 @@ export class AuditWriter {
   /** Queues a row (never throws). */
   record(row: NewAction): void {
     this.#queue.push(row);
-    if (this.#queue.length >= this.#maxBatch) this.flush();
-    else this.#timer ??= setTimeout(() => this.flush(), this.#maxDelayMs);
+    if (this.#queue.length >= this.#maxBatch) this.#send();
+    else this.#timer ??= setTimeout(() => this.#send(), this.#maxDelayMs);
   }
 
-  /** Writes every pending row now. */
+  /**
+   * Writes every pending row now. With a threaded sink it returns once the
+   * rows are committed and subscribers have seen them, like the in-thread one.
+   */
   flush(): void {
+    this.#send();
+    if ("drainSync" in this.#sink) this.#sink.drainSync();
+  }
+
+  /** Hands the queue to the sink without waiting (the batching timer's path). */
+  #send(): void {
     clearTimeout(this.#timer);
     this.#timer = undefined;
     const rows = this.#queue;
     if (rows.length === 0) return;
     this.#queue = [];
+    const sink = this.#sink;
+    if ("submit" in sink) {
+      sink.submit(rows, (r) => ("ids" in r ? this.#deliver(rows, r.ids) : this.#onError(r.error, rows.length)));
+      return;
+    }
     let ids: number[];
     try {
-      ids = this.#sink.insertMany(rows);
+      ids = sink.insertMany(rows);
     } catch (e) {
       this.#onError(e as Error, rows.length);
       return;
     }
+    this.#deliver(rows, ids);
+  }
+
+  #deliver(rows: readonly NewAction[], ids: readonly number[]): void {
+    if (this.#listeners.size === 0) return;
     for (let i = 0; i < rows.length; i++) {
       for (const l of this.#listeners) {
         try {

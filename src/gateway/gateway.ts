@@ -18,7 +18,7 @@
 import { watch, type FSWatcher } from "node:fs";
 import { createServer, type Server } from "node:http";
 import { homedir } from "node:os";
-import { resolve as resolvePath } from "node:path";
+import { dirname, resolve as resolvePath } from "node:path";
 import { formatDiagnostic, hasErrors } from "../config/diagnostics.js";
 import { loadPolicy } from "../config/policy.js";
 import type { CompiledEndpoint, CompiledPolicy } from "../policy/compiled.js";
@@ -26,6 +26,7 @@ import { openStore, type Store } from "../store/db.js";
 import type { NewAction } from "../store/actions.js";
 import { ApprovalsEngine } from "./approvals.js";
 import { AuditWriter } from "./audit-writer.js";
+import { ThreadedAuditSink } from "../store/audit-thread.js";
 import { Dispatcher } from "./dispatch.js";
 import { AddressClaims } from "./address-claims.js";
 import { HttpInterceptor } from "./protocols/http/intercept.js";
@@ -142,7 +143,9 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
   const secrets = new SecretResolver({ store: store.secrets, warn: (m) => log.warn(m) });
   warnEnvCollisions(policy, log);
   const approvals = new ApprovalsEngine();
-  const audit = new AuditWriter(store.actions, {
+  // Audit inserts run on their own thread and connection, off the data plane (see store/audit-thread.ts).
+  const auditSink = new ThreadedAuditSink(dirname(store.path), (rows) => store.actions.insertMany(rows));
+  const audit = new AuditWriter(auditSink, {
     onError: (e, rows) => log.error("audit write failed", { error: e.message, rows }),
   });
   const transports = localTransportsOf(policy.config.gateway);
@@ -296,8 +299,10 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
       await new Promise<void>((r) => info!.close(() => r()));
       await http.close(graceMs);
       await ssh.close();
+      postgres.close();
       dispatcher.close();
       audit.flush();
+      await auditSink.close();
       store.close();
     },
   };

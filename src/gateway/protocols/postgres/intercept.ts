@@ -70,6 +70,11 @@ export class PostgresInterceptor implements InterceptHandler {
     this.#deps = deps;
   }
 
+  /** Ends every session (gateway shutdown; Postgres clients see the connection close). */
+  close(): void {
+    for (const s of [...this.#sessions]) s.destroy();
+  }
+
   /** Sessions relaying now. */
   get sessions(): number {
     return this.#sessions.size;

@@ -397,6 +397,11 @@ export class PgSession {
     this.#close();
   }
 
+  /** Ends the session now (gateway shutdown). */
+  destroy(): void {
+    this.#close();
+  }
+
   #close(): void {
     if (this.#closed) return;
     this.#closed = true;

@@ -1,0 +1,41 @@
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { openStore } from "./db.js";
+import { ThreadedAuditSink } from "./audit-thread.js";
+import { tempDir } from "./test-helpers.js";
+import type { NewAction } from "./actions.js";
+
+const row = (i: number): NewAction => ({ time: 1_700_000_000_000 + i, verdict: i % 3 === 0 ? "deny" : "allow", summary: `select ${i}`, facets: { sql: { n: i } } });
+
+describe("ThreadedAuditSink", () => {
+  it("commits batches on its own connection; drainSync returns with every row stored and every callback run", async () => {
+    const { dir, cleanup } = tempDir();
+    const store = openStore(dir);
+    const sink = new ThreadedAuditSink(dir, (rows) => store.actions.insertMany(rows));
+    const got: number[][] = [];
+    for (let b = 0; b < 20; b++) sink.submit(Array.from({ length: 50 }, (_, i) => row(b * 50 + i)), (r) => got.push("ids" in r ? r.ids : []));
+    sink.drainSync();
+    assert.equal(got.length, 20, "every callback ran before drainSync returned");
+    const ids = got.flat();
+    assert.equal(new Set(ids).size, 1000);
+    assert.equal(store.db.prepare("SELECT count(*) FROM actions").pluck().get(), 1000);
+    const stored = store.actions.get(ids[123]!);
+    assert.equal(stored?.summary, "select 123", "ids come back in row order");
+    await sink.close();
+    store.close();
+    cleanup();
+  });
+
+  it("after the worker is gone, batches are written on the calling thread", async () => {
+    const { dir, cleanup } = tempDir();
+    const store = openStore(dir);
+    const sink = new ThreadedAuditSink(dir, (rows) => store.actions.insertMany(rows));
+    await sink.close();
+    let ids: number[] = [];
+    sink.submit([row(1), row(2)], (r) => (ids = "ids" in r ? r.ids : []));
+    assert.equal(ids.length, 2, "written synchronously by the fallback");
+    assert.equal(store.actions.get(ids[1]!)?.summary, "select 2");
+    store.close();
+    cleanup();
+  });
+});

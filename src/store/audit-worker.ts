@@ -1,0 +1,25 @@
+/**
+ * The audit worker thread (see ./audit-thread.ts): its own connection to the
+ * state database, committing each batch it is handed in one transaction and
+ * answering with the row ids.
+ */
+import { workerData, type MessagePort } from "node:worker_threads";
+import { openStore } from "./db.js";
+import type { NewAction } from "./actions.js";
+
+const { stateDir, shared, port } = workerData as { stateDir: string; shared: SharedArrayBuffer; port: MessagePort };
+const done = new Int32Array(shared);
+const store = openStore(stateDir);
+
+port.on("message", (m: { seq: number; rows: NewAction[] }) => {
+  let reply: { seq: number; ids?: number[]; error?: string };
+  try {
+    reply = { seq: m.seq, ids: store.actions.insertMany(m.rows) };
+  } catch (e) {
+    reply = { seq: m.seq, error: (e as Error).message };
+  }
+  // Reply first, then count: a drainer that sees the count finds the reply queued.
+  port.postMessage(reply);
+  Atomics.add(done, 0, 1);
+  Atomics.notify(done, 0);
+});
