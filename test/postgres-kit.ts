@@ -25,7 +25,7 @@ export interface PgWorld {
   pg: PgCluster;
   gw: RunningGateway;
   /** Forward ports: plain name claim, verify-full upstream, require upstream. */
-  ports: { db: number; tls: number; req: number; badca: number };
+  ports: { db: number; tls: number; req: number; badca: number; socks: number };
   dir: string;
   close(): Promise<void>;
 }
@@ -66,7 +66,7 @@ export async function startPgWorld(): Promise<PgWorld> {
   );
   const dir = mkdtempSync(join(tmpdir(), "clawpatrol-pg-"));
   writeFileSync(join(dir, "ca.pem"), pg.caPem ?? "");
-  const ports = { db: await freePort(), tls: await freePort(), req: await freePort(), badca: await freePort() };
+  const ports = { db: await freePort(), tls: await freePort(), req: await freePort(), badca: await freePort(), socks: await freePort() };
   const info = await freePort();
   const hcl = `schema_version = 1
 gateway {
@@ -83,6 +83,10 @@ gateway {
     listen  = "127.0.0.1:${ports.tls}"
     to      = "localhost:${pg.port}"
     profile = "agents"
+  }
+  proxy {
+    listen  = "127.0.0.1:${ports.socks}"
+    profile = "viaproxy"
   }
   forward "pgbadca" {
     listen  = "127.0.0.1:${ports.badca}"
@@ -124,12 +128,19 @@ credential "postgres_credential" "appclear" {
   endpoint = postgres.db
   user     = "appclear"
 }
+credential "postgres_credential" "proxied" {
+  endpoint = postgres.db
+  user     = "app"
+}
 profile "agents" { credentials = [postgres_credential.app, postgres_credential.appmd5, postgres_credential.appclear] }
+# Only postgres.db: flows by address (127.0.0.1:<port>) are unambiguous here.
+profile "viaproxy" { credentials = [postgres_credential.proxied] }
 ${RULES}`;
   writeFileSync(join(dir, "gateway.hcl"), hcl);
   const gw = await startGateway({ configPath: join(dir, "gateway.hcl"), log: createLogger({ level: process.env.CLAWPATROL_TEST_LOG ? "debug" : "error" }), watch: false });
   // Secrets go into the gateway's store, never into this process's environment (which the clients inherit from).
   for (const [name, pw] of Object.entries(PASSWORDS)) gw.store.secrets.set(name, "secret", pw);
+  gw.store.secrets.set("proxied", "secret", PASSWORDS.app);
   return {
     pg,
     gw,

@@ -29,8 +29,34 @@ async function rawConnect(port: number): Promise<Socket> {
   return s;
 }
 
-async function rawSession(port: number, user = "app"): Promise<Raw & { startup: Frame[] }> {
-  const socket = await rawConnect(port);
+/** A SOCKS5 CONNECT through the gateway's proxy transport (name or IPv4 destination). */
+async function socksConnect(proxyPort: number, host: string, port: number): Promise<Socket> {
+  const s = await rawConnect(proxyPort);
+  const read = (n: number) =>
+    new Promise<Buffer>((resolve, reject) => {
+      const onData = () => {
+        const b = s.read(n) as Buffer | null;
+        if (b) {
+          s.off("readable", onData);
+          resolve(b);
+        }
+      };
+      s.on("readable", onData);
+      s.once("error", reject);
+      onData();
+    });
+  s.write(Buffer.from([5, 1, 0]));
+  assert.deepEqual([...(await read(2))], [5, 0]);
+  const ip = /^\d+\.\d+\.\d+\.\d+$/.test(host);
+  const addr = ip ? Buffer.from([1, ...host.split(".").map(Number)]) : Buffer.concat([Buffer.from([3, host.length]), Buffer.from(host)]);
+  s.write(Buffer.concat([Buffer.from([5, 1, 0]), addr, Buffer.from([port >> 8, port & 255])]));
+  const reply = await read(10);
+  assert.equal(reply[1], 0, "SOCKS5 CONNECT succeeded");
+  return s;
+}
+
+async function rawSession(port: number, user = "app", via?: Socket): Promise<Raw & { startup: Frame[] }> {
+  const socket = via ?? (await rawConnect(port));
   socket.write(startupMessage(new Map([["user", user], ["database", "appdb"]])));
   const ms = new MessageStream(socket, 1 << 20);
   const untilReady = async () => {
@@ -214,6 +240,19 @@ describe("postgres wire handling from a raw socket", { skip }, () => {
     ms.detach();
     assert.equal(n.toString(), "N");
     s.destroy();
+  });
+
+  it("is reachable through the SOCKS5 proxy transport, by name and by the address the name resolves to", async () => {
+    for (const host of ["db.internal", "127.0.0.1"]) {
+      const r = await rawSession(0, "app", await socksConnect(w.ports.socks, host, w.pg.port));
+      r.socket.write(query("select current_user"));
+      const res = await r.untilReady();
+      assert.equal(types(res), "TDCZ", host);
+      r.socket.write(query("delete from items"));
+      const denied = await r.untilReady();
+      assert.equal(errorOf(denied[0]!)["C"], "42501", `${host}: intercepted, not relayed`);
+      r.socket.end(message("X"));
+    }
   });
 
   it("a CancelRequest with an unknown key is ignored; the session it does not name keeps running", async () => {
