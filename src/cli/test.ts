@@ -3,9 +3,20 @@
  * Replays recorded actions against a candidate config and reports every
  * verdict / rule / endpoint that moved. Exit 0 all match, 1 any mismatch or
  * unreadable fixture, 2 usage or config errors.
+ *
+ * `clawpatrol test --backtest <candidate-config>`: the same question asked
+ * of a gateway's audit log — replays its newest actions against the
+ * candidate (src/policy/backtest.ts) and prints every verdict that would
+ * change. Exit 0 nothing changes, 1 something would, 2 usage/config errors.
  */
-import { readdirSync, readFileSync, statSync } from "node:fs";
-import { join } from "node:path";
+import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { homedir } from "node:os";
+import { join, resolve } from "node:path";
+import type { CompiledPolicy } from "../policy/compiled.js";
+import { backtestRows } from "../policy/backtest.js";
+import { initReplay } from "../policy/replay.js";
+import { DB_FILENAME, openStore } from "../store/db.js";
+import type { ActionSummary } from "../store/actions.js";
 import { formatDiagnostic } from "../config/diagnostics.js";
 import { loadPolicy } from "../config/policy.js";
 import { formatFixtureError, parseFixture } from "../policy/fixtures/format.js";
@@ -15,6 +26,7 @@ import { parseCommandArgs, UsageError, type CliIO } from "./io.js";
 import { sortDiagnostics } from "./validate.js";
 
 const USAGE = `usage: clawpatrol test [--json] [--now <ISO-8601 time>] <config.hcl | config-dir> <fixture.json | fixture-dir>
+       clawpatrol test --backtest <candidate-config> [--state-dir <dir>] [--limit N] [--json] [--now <time>]
 
 Replays each fixture's recorded action against the config with the gateway's
 own decision function and compares verdict, rule and (when pinned) endpoint.
@@ -26,7 +38,25 @@ A directory is read for *.json files (direct children, in name order).
 
 Exit status: 0 every fixture matches, 1 a mismatch or an unreadable fixture,
 2 usage or config errors.
+
+--backtest replays the newest actions a gateway recorded (its state_dir
+database) against a candidate config and prints every verdict that would
+change: time, endpoint, summary, before → after (rule). Rows that cannot be
+replayed faithfully (refused before the policy ran, or decided by facets the
+audit does not keep, such as bodies) are counted as skipped.
+
+  --state-dir <dir>  the gateway's state directory (default: the candidate's
+                     gateway.state_dir, else ~/.clawpatrol)
+  --limit N          how many of the newest actions to replay (default 1000)
+  --json             print {replayed, changed, skipped} as JSON
+  --now <time>       decide every action at this time (default: each at its own)
+
+Backtest exit status: 0 nothing would change, 1 something would, 2 usage or
+config errors (including a missing database).
 `;
+
+const DEFAULT_BACKTEST_LIMIT = 1000;
+const PAGE = 1000;
 
 interface Row {
   file: string;
@@ -102,11 +132,30 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
       help: { type: "boolean", short: "h" },
       json: { type: "boolean" },
       now: { type: "string" },
+      backtest: { type: "string" },
+      "state-dir": { type: "string" },
+      limit: { type: "string" },
     });
     if (values.help) {
       io.stdout(USAGE);
       return 0;
     }
+    if (typeof values.backtest === "string") {
+      if (positionals.length !== 0) throw new UsageError("--backtest takes the candidate config only, no fixtures");
+      let limit = DEFAULT_BACKTEST_LIMIT;
+      if (typeof values.limit === "string") {
+        if (!/^[1-9][0-9]{0,8}$/.test(values.limit)) throw new UsageError(`--limit: not a positive integer: ${values.limit}`);
+        limit = Number(values.limit);
+      }
+      let at: Date | undefined;
+      if (typeof values.now === "string") {
+        at = new Date(values.now);
+        if (Number.isNaN(at.getTime())) throw new UsageError(`--now: not a time: ${values.now}`);
+      }
+      const stateDir = typeof values["state-dir"] === "string" ? values["state-dir"] : undefined;
+      return await backtest({ candidate: values.backtest, limit, json: values.json === true, ...(stateDir !== undefined ? { stateDir } : {}), ...(at ? { now: at } : {}) }, io);
+    }
+    if (values["state-dir"] !== undefined || values.limit !== undefined) throw new UsageError("--state-dir and --limit go with --backtest");
     if (positionals.length !== 2) throw new UsageError("expected a config and a fixture file or directory");
     [configPath, fixturesPath] = positionals as [string, string];
     json = values.json === true;
@@ -157,4 +206,79 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
     io.stdout(`${checked} action(s) checked, ${mismatches} mismatch(es)\n`);
   }
   return mismatches > 0 ? 1 : 0;
+}
+
+// ---------------------------------------------------------------------------
+// --backtest
+
+interface BacktestArgs {
+  candidate: string;
+  stateDir?: string;
+  limit: number;
+  json: boolean;
+  now?: Date;
+}
+
+/** The gateway's state directory: the flag, else the candidate's `gateway.state_dir`, else ~/.clawpatrol (as the gateway resolves it). */
+function stateDirOf(policy: CompiledPolicy, override: string | undefined): string {
+  const v = override ?? policy.config.gateway?.fields.state_dir;
+  const dir = typeof v === "string" && v !== "" ? v : "~/.clawpatrol";
+  return resolve(dir.replace(/^~(?=$|\/)/, homedir()));
+}
+
+/** Recorded text (an agent chose it) on one terminal line: control characters shown escaped. */
+function oneLine(s: string): string {
+  return s.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
+}
+
+/** `yyyy-MM-dd HH:mm:ss.SSS`, local time (as the dashboard shows it). */
+function stamp(ms: number): string {
+  const d = new Date(ms);
+  const p = (n: number, w = 2) => String(n).padStart(w, "0");
+  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}.${p(d.getMilliseconds(), 3)}`;
+}
+
+async function backtest(a: BacktestArgs, io: CliIO): Promise<number> {
+  const { policy, diagnostics, files: configFiles } = loadPolicy(a.candidate);
+  if (!policy) {
+    for (const d of sortDiagnostics(diagnostics, configFiles)) io.stderr(`${formatDiagnostic(d)}\n`);
+    io.stderr(`clawpatrol test: the candidate config has errors; fix them first (see \`clawpatrol validate\`)\n`);
+    return 2;
+  }
+  const dir = stateDirOf(policy, a.stateDir);
+  if (!existsSync(join(dir, DB_FILENAME))) {
+    io.stderr(`clawpatrol test: no gateway database at ${join(dir, DB_FILENAME)} (pass --state-dir)\n`);
+    return 2;
+  }
+  let rows: ActionSummary[] = [];
+  try {
+    const store = openStore(dir);
+    try {
+      let before: number | undefined;
+      while (rows.length < a.limit) {
+        const page = store.actions.list({ limit: Math.min(PAGE, a.limit - rows.length), ...(before !== undefined ? { before } : {}) });
+        rows = rows.concat(page.rows);
+        if (page.nextBefore === null) break;
+        before = page.nextBefore;
+      }
+    } finally {
+      store.close();
+    }
+  } catch (e) {
+    io.stderr(`clawpatrol test: cannot read the gateway database: ${(e as Error).message}\n`);
+    return 2;
+  }
+  await initReplay();
+  rows.reverse(); // oldest first: changes print in the order they happened
+  const result = backtestRows(policy, rows, a.now ? { now: a.now } : {});
+  if (a.json) {
+    io.stdout(`${JSON.stringify(result, null, 2)}\n`);
+  } else {
+    for (const c of result.changed) {
+      const was = c.before.rule !== "" && c.before.rule !== c.after.rule ? `; was ${c.before.rule}` : "";
+      io.stdout(`${stamp(c.time)}  ${c.endpoint || "-"}  ${oneLine(c.summary)}  ${c.before.verdict} → ${c.after.verdict} (${c.after.rule || "no rule"}${was})\n`);
+    }
+    io.stdout(`${result.replayed} action(s) replayed, ${result.changed.length} would change, ${result.skipped} skipped (not replayable)\n`);
+  }
+  return result.changed.length > 0 ? 1 : 0;
 }
