@@ -1,11 +1,13 @@
 /**
  * The gateway process: the composition root that wires config, store, data
- * plane and the agent-facing info listener together (ARCHITECTURE §3: the
- * data plane never imports the operator API, the store imports neither).
+ * plane and the web listener (agent-facing `/ca.crt` and `/info`, the
+ * management API, the dashboard) together (ARCHITECTURE §3: the data plane
+ * never imports the operator API, the store imports neither; the web layer
+ * sees the gateway only through the narrow `WebDeps` built here).
  *
  * Lifecycle:
  * - start: load and compile the config (errors abort the start), open the
- *   state database, load or mint the CA, start the info listener and the
+ *   state database, load or mint the CA, start the web listener and the
  *   local transports, all feeding one dispatcher;
  * - reload (file change, SIGHUP, `reload()`): a new config that loads and
  *   compiles replaces the policy atomically — flows and requests read the
@@ -15,13 +17,13 @@
  * - close: stop listening, let in-flight requests drain (bounded), close the
  *   database.
  */
-import { watch, type FSWatcher } from "node:fs";
-import { createServer, type Server } from "node:http";
+import { readFileSync, watch, type FSWatcher } from "node:fs";
 import { homedir } from "node:os";
 import { dirname, resolve as resolvePath } from "node:path";
 import { formatDiagnostic, hasErrors } from "../config/diagnostics.js";
 import { loadPolicy } from "../config/policy.js";
 import type { CompiledEndpoint, CompiledPolicy } from "../policy/compiled.js";
+import type { Config } from "../config/model.js";
 import { openStore, type Store } from "../store/db.js";
 import type { NewAction } from "../store/actions.js";
 import { ApprovalsEngine } from "./approvals.js";
@@ -45,6 +47,7 @@ import type { LocalListener } from "./transport/listener.js";
 import { StaticResolver } from "./transport/resolve.js";
 import type { Logger } from "./log.js";
 import { parseDuration, parseSize } from "../types/formats.js";
+import { startWebServer, type WebServer } from "../web/server.js";
 
 export interface GatewayOptions {
   /** Config file or directory. */
@@ -59,7 +62,7 @@ export interface GatewayOptions {
 export interface RunningGateway {
   /** Current compiled policy. */
   policy(): CompiledPolicy;
-  /** Where the info listener is (`/ca.crt`, `/info`). */
+  /** Where the web listener is (`/ca.crt`, `/info`, the dashboard and `/api/`). */
   infoAddress(): { host: string; port: number } | undefined;
   /** Local transport addresses, as bound. */
   listeners(): { kind: string; address: string }[];
@@ -78,10 +81,21 @@ export interface RunningGateway {
   close(graceMs?: number): Promise<void>;
 }
 
+/** The package version (package.json next to dist/), for `GET /api/state`. */
+const VERSION: string = (() => {
+  try {
+    const pkg = JSON.parse(readFileSync(new URL("../../../package.json", import.meta.url), "utf8")) as { version?: unknown };
+    return typeof pkg.version === "string" ? pkg.version : "unknown";
+  } catch {
+    return "unknown";
+  }
+})();
+
 /** Thrown when the gateway cannot start (config errors, unusable state dir, port in use). */
 export class GatewayStartError extends Error {}
 
-function stateDirOf(policy: CompiledPolicy, override?: string): string {
+/** The absolute state directory of a config (`gateway.state_dir`, default `~/.clawpatrol`), or the override. */
+export function stateDirOf(policy: { config: Pick<Config, "gateway"> }, override?: string): string {
   const v = override ?? policy.config.gateway?.fields.state_dir;
   const dir = typeof v === "string" && v !== "" ? v : "~/.clawpatrol";
   return resolvePath(dir.replace(/^~(?=$|\/)/, homedir()));
@@ -218,21 +232,43 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
   });
 
   let listeners: LocalListener[] = [];
-  let info: Server | undefined;
+  let web: WebServer | undefined;
+  // Declared before the web server starts (its routes call reload); assigned below.
+  let reload: () => boolean = () => false;
   try {
-    info = await startInfoListener(policy, ca, () => ({ listeners: listeners.map(describeListener) }));
+    const listen = policy.config.gateway?.fields.dashboard_listen;
+    const [host, port] = splitListen(typeof listen === "string" ? listen : "127.0.0.1:8080");
+    // The web layer gets a narrow view of the gateway, never the data plane itself.
+    web = await startWebServer(
+      {
+        policy: current,
+        store,
+        approvals,
+        subscribeActions: (listener) => audit.subscribe(listener),
+        flushAudit: () => audit.flush(),
+        reload: () => reload(),
+        ca,
+        listeners: () => listeners.map(describeListener),
+        configPath: opts.configPath,
+        startedAt: Date.now(),
+        version: VERSION,
+        log,
+      },
+      { host, port },
+    );
     listeners = await startLocalTransports(transports, dispatcher, (e) => log.info("transport connection refused", { ...e }));
   } catch (e) {
-    info?.close();
+    await web?.close();
     store.close();
     throw new GatewayStartError(`cannot start listeners: ${(e as Error).message}`);
   }
   for (const l of listeners) log.info("transport listening", describeListener(l));
-  const infoAddr = info.address();
-  if (infoAddr && typeof infoAddr === "object") log.info("info listener", { url: `http://${infoAddr.address}:${infoAddr.port}/info` });
+  const webAddr = web.address();
+  if (webAddr) log.info("dashboard and API listening", { url: `http://${webAddr.host.includes(":") ? `[${webAddr.host}]` : webAddr.host}:${webAddr.port}/` });
+  if (store.users.count() === 0) log.warn("no dashboard user yet: open the dashboard to set the first password, or run `clawpatrol gateway --set-dashboard-password`");
 
   const fingerprint = gatewayFingerprint(policy);
-  const reload = (): boolean => {
+  reload = (): boolean => {
     const next = loadPolicy(opts.configPath);
     if (!next.policy || hasErrors(next.diagnostics)) {
       log.error("config reload rejected; the previous policy keeps serving", {
@@ -266,13 +302,30 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
   sweeper.unref();
 
   let watcher: FSWatcher | undefined;
+  let closing = false;
   if (opts.watch !== false) {
     let timer: NodeJS.Timeout | undefined;
-    try {
-      watcher = watch(opts.configPath, { persistent: false }, () => {
+    const startWatch = (): void => {
+      watcher = watch(opts.configPath, { persistent: false }, (event) => {
         clearTimeout(timer);
         timer = setTimeout(reload, 200);
+        // An atomic save (editor, `PUT /api/config`) renames a new file over the old one: the
+        // watch would stay on the replaced inode, so re-arm it on the new file.
+        if (event === "rename") {
+          watcher?.close();
+          setTimeout(() => {
+            if (closing) return;
+            try {
+              startWatch();
+            } catch (e) {
+              log.warn("cannot watch the config for changes; use SIGHUP to reload", { error: (e as Error).message });
+            }
+          }, 50).unref();
+        }
       });
+    };
+    try {
+      startWatch();
     } catch (e) {
       log.warn("cannot watch the config for changes; use SIGHUP to reload", { error: (e as Error).message });
     }
@@ -280,10 +333,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
 
   return {
     policy: current,
-    infoAddress: () => {
-      const a = info?.address();
-      return a && typeof a === "object" ? { host: a.address, port: a.port } : undefined;
-    },
+    infoAddress: () => web?.address(),
     listeners: () => listeners.map(describeListener),
     ca,
     store,
@@ -294,9 +344,10 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
     async close(graceMs = 10_000) {
       clearInterval(sweeper);
       clearInterval(addressRefresh);
+      closing = true;
       watcher?.close();
       await Promise.all(listeners.map((l) => l.close()));
-      await new Promise<void>((r) => info!.close(() => r()));
+      await web!.close();
       await http.close(graceMs);
       await ssh.close();
       postgres.close();
@@ -318,43 +369,6 @@ function warnEnvCollisions(policy: CompiledPolicy, log: Logger): void {
 function describeListener(l: LocalListener): { kind: string; address: string } {
   const a = l.address();
   return { kind: l.constructor.name.replace(/Listener$/, "").toLowerCase(), address: a ? `${a.address}:${a.port}` : "" };
-}
-
-/**
- * The agent-facing info listener on `dashboard_listen`: `/ca.crt` (the CA
- * agents must trust) and `/info` (public facts: CA fingerprint,
- * transports). Nothing here needs auth and nothing here is secret; the
- * management API joins this listener in a later issue, behind auth.
- */
-async function startInfoListener(policy: CompiledPolicy, ca: GatewayCa, extra: () => Record<string, unknown>): Promise<Server> {
-  const listen = policy.config.gateway?.fields.dashboard_listen;
-  const [host, port] = splitListen(typeof listen === "string" ? listen : "127.0.0.1:8080");
-  const server = createServer((req, res) => {
-    const path = (req.url ?? "/").split("?")[0];
-    if (req.method !== "GET" && req.method !== "HEAD") {
-      res.writeHead(405, { "content-type": "text/plain; charset=utf-8", allow: "GET, HEAD" }).end("method not allowed\n");
-      return;
-    }
-    if (path === "/ca.crt") {
-      res.writeHead(200, { "content-type": "application/x-pem-file", "content-disposition": 'attachment; filename="clawpatrol-ca.crt"' });
-      res.end(ca.certPem);
-      return;
-    }
-    if (path === "/info") {
-      res.writeHead(200, { "content-type": "application/json" });
-      res.end(`${JSON.stringify({ product: "clawpatrol", ca: { fingerprint_sha256: ca.fingerprint256, subject: ca.subject, url: "/ca.crt" }, ...extra() }, null, 2)}\n`);
-      return;
-    }
-    res.writeHead(404, { "content-type": "text/plain; charset=utf-8" }).end("not found\n");
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(port, host, () => {
-      server.off("error", reject);
-      resolve();
-    });
-  });
-  return server;
 }
 
 function splitListen(listen: string): [string, number] {

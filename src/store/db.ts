@@ -6,7 +6,9 @@
  *   WAL, foreign keys, busy timeout), migrates it, and hands out a
  *   {@link Store} holding one repository per table group.
  * - `migrations.ts` is the schema: an ordered list of numbered migrations.
- * - `settings.ts`, `secrets.ts`, `actions.ts` are the repositories: small
+ * - `settings.ts`, `secrets.ts`, `actions.ts`, `stats.ts` (read-only
+ *   aggregates), `users.ts` (operators, sessions, API tokens), `devices.ts`
+ *   are the repositories: small
  *   classes over the open database with prepared statements; nothing outside
  *   `src/store/` writes SQL.
  * - `errors.ts` turns environmental failures into a {@link StoreError} with a
@@ -36,6 +38,9 @@ import { StoreError, classifySqliteError } from "./errors.js";
 import { runMigrations } from "./migrations.js";
 import { SecretsRepo } from "./secrets.js";
 import { SettingsRepo } from "./settings.js";
+import { DevicesRepo } from "./devices.js";
+import { StatsRepo } from "./stats.js";
+import { UsersRepo } from "./users.js";
 
 export { StoreError } from "./errors.js";
 export type { StoreErrorCode } from "./errors.js";
@@ -55,6 +60,11 @@ export interface Store {
   readonly settings: SettingsRepo;
   readonly secrets: SecretsRepo;
   readonly actions: ActionsRepo;
+  /** Read-only aggregates over `actions` (analytics, rule hits). */
+  readonly stats: StatsRepo;
+  /** Operator accounts, dashboard sessions, API tokens. */
+  readonly users: UsersRepo;
+  readonly devices: DevicesRepo;
   /** Schema version after opening. */
   readonly schemaVersion: number;
   /** Versions this open applied (empty when the database was current), for the boot log. */
@@ -130,6 +140,9 @@ function finishOpen(db: Db, file: string, options: StoreOptions, warnings: strin
     settings: new SettingsRepo(db, now),
     secrets: new SecretsRepo(db, now),
     actions: new ActionsRepo(db),
+    stats: new StatsRepo(db),
+    users: new UsersRepo(db, now),
+    devices: new DevicesRepo(db, now),
     schemaVersion: version,
     migrated: applied,
     warnings,

@@ -36,7 +36,7 @@ describe("runMigrations", () => {
       assert.deepEqual(res.applied, MIGRATIONS.map((m) => m.version));
       assert.equal(res.version, MIGRATIONS.length);
       assert.deepEqual(recorded(db), MIGRATIONS.map((m) => ({ version: m.version, name: m.name, applied_at: 1234 })));
-      assert.deepEqual(tables(db), ["actions", "schema_migrations", "secrets", "settings"]);
+      assert.deepEqual(tables(db), ["actions", "api_tokens", "devices", "schema_migrations", "secrets", "settings", "users", "web_sessions"]);
     });
   });
 
@@ -138,6 +138,8 @@ describe("the migration list", () => {
       [2, "secrets", "a97493de08422f25"],
       [3, "actions", "69ec739879d6c702"],
       [4, "actions_lean_indexes", "4914b0650cb8be5d"],
+      [5, "operator_auth", "813986e0b72db3f1"],
+      [6, "devices", "462a2a3ea820f00a"],
     ];
     const fingerprint = (m: Migration): string =>
       createHash("sha256").update(String(m.up).replace(/\s+/g, " ").trim()).digest("hex").slice(0, 16);

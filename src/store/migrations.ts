@@ -113,6 +113,59 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX idx_actions_rule_time ON actions (rule, time) WHERE rule <> '';
     `,
   },
+  {
+    // Operator accounts for the dashboard and API. Only hashes are stored:
+    // the scrypt password hash, the SHA-256 of each session cookie and API
+    // token. Deleting a user ends its sessions and revokes its tokens.
+    version: 5,
+    name: "operator_auth",
+    up: `
+      CREATE TABLE users (
+        username      TEXT PRIMARY KEY,
+        role          TEXT NOT NULL CHECK (role IN ('admin', 'approver', 'viewer')),
+        password_hash TEXT NOT NULL,
+        created_at    INTEGER NOT NULL,
+        updated_at    INTEGER NOT NULL
+      ) WITHOUT ROWID;
+      CREATE TABLE web_sessions (
+        token_hash TEXT PRIMARY KEY,
+        username   TEXT NOT NULL REFERENCES users (username) ON DELETE CASCADE,
+        csrf_token TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL
+      ) WITHOUT ROWID;
+      CREATE INDEX idx_web_sessions_username ON web_sessions (username);
+      CREATE TABLE api_tokens (
+        id           TEXT PRIMARY KEY,
+        username     TEXT NOT NULL REFERENCES users (username) ON DELETE CASCADE,
+        name         TEXT NOT NULL,
+        token_hash   TEXT NOT NULL UNIQUE,
+        created_at   INTEGER NOT NULL,
+        last_used_at INTEGER
+      ) WITHOUT ROWID;
+      CREATE INDEX idx_api_tokens_username ON api_tokens (username);
+    `,
+  },
+  {
+    // Devices enrolled over WireGuard (pending until an operator approves
+    // them with a profile). Devices that only appear in the audit log (local
+    // transports) are not rows here.
+    version: 6,
+    name: "devices",
+    up: `
+      CREATE TABLE devices (
+        id         TEXT PRIMARY KEY,
+        name       TEXT NOT NULL,
+        profile    TEXT NOT NULL DEFAULT '',
+        status     TEXT NOT NULL CHECK (status IN ('pending', 'active', 'blocked')),
+        code       TEXT NOT NULL DEFAULT '',
+        address    TEXT NOT NULL DEFAULT '',
+        transport  TEXT NOT NULL DEFAULT '',
+        created_at INTEGER NOT NULL,
+        last_seen  INTEGER
+      ) WITHOUT ROWID;
+    `,
+  },
 ];
 
 /** What {@link runMigrations} did, for logs and tests. */

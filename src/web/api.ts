@@ -277,3 +277,56 @@ export interface UserInfo {
   role: Role;
   createdAt: number;
 }
+
+// ---------------------------------------------------------------------------
+// Added with the server (issue 6): small request/response shapes.
+
+/** `GET /api/setup`. */
+export interface SetupStatus {
+  needsSetup: boolean;
+}
+
+/** `GET /api/tokens` rows (never the token value). */
+export interface ApiTokenInfo {
+  id: string;
+  name: string;
+  createdAt: number;
+  lastUsedAt: number | null;
+}
+
+/** `POST /api/tokens` (201): the only time the token value is shown. */
+export interface ApiTokenCreated {
+  id: string;
+  name: string;
+  /** `cpt_...`; send as `Authorization: Bearer <token>`. */
+  token: string;
+  /** The creator's role; the token follows later role changes of its creator. */
+  role: Role;
+  createdAt: number;
+}
+
+/** `PUT /api/config` (200). Errors: 403 writes disabled, 409 `{ error, revision }` stale base, 422 `{ error, diagnostics }`. */
+export interface ConfigApplyResult {
+  /** Revision of the text now on disk. */
+  revision: string;
+  /** Whether the gateway reloaded it (the new policy is live). */
+  reloaded: boolean;
+  /** Warnings of the applied config. */
+  diagnostics: DiagnosticInfo[];
+}
+
+/** `POST /api/approvals/:id` (200). 404 when the approval is no longer pending; 409 when this user already approved it. */
+export interface DecideResult {
+  ok: true;
+  /** The approvals still pending afterwards. */
+  pending: PendingApprovalInfo[];
+}
+
+/**
+ * SSE `approval` events (`data:` JSON): a new pending stage, a decision
+ * (`by` is the operator's username, `timeout`, or an LLM), or the chain's end.
+ */
+export type ApprovalStreamEvent =
+  | { type: "pending"; approval: PendingApprovalInfo }
+  | { type: "decided"; id: string; decision: { stage: string; verdict: "allow" | "deny"; by: string; reason?: string; at: number } }
+  | { type: "finished"; id: string; verdict: "allow" | "deny"; reason: string };
