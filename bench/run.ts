@@ -5,6 +5,7 @@
  */
 import { runHttpsBench } from "./https.js";
 import { runPolicyBench } from "./policy.js";
+import { runDashboardBench } from "./dashboard.js";
 import { runSshBench } from "./ssh.js";
 import { runPostgresBench } from "./postgres.js";
 
@@ -13,3 +14,4 @@ await runPolicyBench(detail);
 await runHttpsBench(detail);
 await runPostgresBench(detail);
 await runSshBench(detail);
+await runDashboardBench(detail);
