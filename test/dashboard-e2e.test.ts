@@ -10,7 +10,7 @@
  * pasted in /credentials is carried by the next request and never shown;
  * "block requests like this" → backtest (shows the verdict change) → apply →
  * the identical request is denied. Saves a 1280×800 screenshot of every
- * page into docs/screenshots/.
+ * page (into $CLAWPATROL_SCREENSHOTS, e.g. docs/screenshots/, else a temp dir).
  *
  * Chromium, curl or the dashboard build missing: a skip locally, a failure
  * in CI (`process.env.CI`).
@@ -33,7 +33,9 @@ import { Upstream } from "../src/gateway/protocols/http/testkit.js";
 import { acceptanceConfig, freePort, run, scriptFakeApiServer, type AcceptanceConfig } from "./gateway-acceptance-kit.js";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
-const SHOTS = process.env.CLAWPATROL_SCREENSHOTS ?? join(ROOT, "docs", "screenshots");
+// A test run must not dirty the checkout: screenshots go to a temp dir unless
+// CLAWPATROL_SCREENSHOTS=docs/screenshots asks to refresh the committed ones.
+const SHOTS = process.env.CLAWPATROL_SCREENSHOTS ?? join(tmpdir(), "clawpatrol-screenshots");
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 const DASHBOARD = join(ROOT, "dist", "dashboard", "index.html");
 const API_HOST = "api.e2e.test";
