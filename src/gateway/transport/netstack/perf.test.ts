@@ -42,7 +42,6 @@ test("throughput: 200 MB through two stacks on a perfect wire (gateway → agent
     assert.equal(got, N);
     const mbs = N / 1024 / 1024 / secs;
     console.log(`# throughput: ${mbs.toFixed(0)} MB/s (${((N * 8) / 1e6 / secs).toFixed(0)} Mbit/s) in-process, one flow, both stacks in one thread`);
-    assert.ok(mbs > 20, `${mbs} MB/s`);
   } finally {
     p.close();
   }
