@@ -15,6 +15,12 @@ const COMMANDS: Record<string, Command> = {
   gateway: { summary: "run the gateway (no config: the built-in quickstart)", load: () => import("./gateway.js") },
   validate: { summary: "check a config file or directory", load: () => import("./validate.js") },
   test: { summary: "replay recorded actions (fixtures) against a config", load: () => import("./test.js") },
+  devices: { summary: "list, approve (by enrollment code) and block devices", load: () => import("./devices.js") },
+  join: { summary: "enroll this machine with a gateway (WireGuard)", load: () => import("./join.js") },
+  run: { summary: "run a command whose only network is the tunnel (Linux, root)", load: () => import("./run.js") },
+  env: { summary: "print the env pushdown (CA bundle, placeholders) as shell exports", load: () => import("./env.js") },
+  status: { summary: "this device's enrollment, gateway reachability, last handshake", load: () => import("./status.js") },
+  uninstall: { summary: "remove this device's state and wg-quick config", load: () => import("./uninstall.js") },
 };
 
 function usage(): string {

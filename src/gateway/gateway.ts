@@ -45,6 +45,12 @@ import { peekClientHello } from "./tls/sni.js";
 import { localTransportsOf, startLocalTransports } from "./transport/local.js";
 import type { LocalListener } from "./transport/listener.js";
 import { StaticResolver } from "./transport/resolve.js";
+import { WireGuardTransport } from "./transport/wireguard/transport.js";
+import { wireguardConfigOf } from "./transport/wireguard/config.js";
+import { nextFreeAddress } from "./transport/wireguard/subnet.js";
+import { combineLookups, createTunnelDns, VirtualIps, virtualAddressLookup, virtualAwareResolver, wireguardSubnetsOf } from "./transport/dns/index.js";
+import { createAgentServer, type AgentServer } from "../web/agent.js";
+import type { WebDeps, WebWireGuard } from "../web/deps.js";
 import type { Logger } from "./log.js";
 import { parseDuration, parseSize } from "../types/formats.js";
 import { startWebServer, type WebServer } from "../web/server.js";
@@ -69,6 +75,8 @@ export interface RunningGateway {
   ca: GatewayCa;
   store: Store;
   approvals: ApprovalsEngine;
+  /** The WireGuard transport, when `gateway { wireguard {} }` is configured. */
+  wireguard: WireGuardTransport | undefined;
   /**
    * Live audit stream: every action as it is recorded (already redacted).
    * Returns the unsubscribe function.
@@ -164,6 +172,14 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
   });
   const transports = localTransportsOf(policy.config.gateway);
   const resolver = new StaticResolver(transports.resolve);
+  // WireGuard: DNS in the tunnel with virtual addresses for endpoints that need them (transport/dns/).
+  const wgConfig = wireguardConfigOf(policy.config.gateway);
+  const virtualIps = wgConfig ? new VirtualIps(store.settings, { exclude: wireguardSubnetsOf(policy.config.gateway) }) : undefined;
+  const tunnelDns = virtualIps
+    ? createTunnelDns({ policy: current, virtualIps, onError: (message, fields) => log.warn(`tunnel DNS: ${message}`, fields) })
+    : undefined;
+  tunnelDns?.prepare();
+  const virtualLookup = virtualIps ? virtualAddressLookup(current, virtualIps) : undefined;
 
   const http = new HttpInterceptor<CompiledEndpoint>({
     policy: current,
@@ -221,8 +237,8 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
   addressRefresh.unref();
   const dispatcher = new Dispatcher({
     policy: current,
-    addresses: () => addresses,
-    resolver,
+    addresses: () => (virtualLookup ? combineLookups(addresses, virtualLookup) : addresses),
+    resolver: virtualIps ? virtualAwareResolver(resolver, virtualIps) : resolver,
     sniff: peekClientHello,
     handlers: { byType: { postgres, ssh }, byFamily: { http: httpHandler, k8s: httpHandler } },
     onEvent: (e) => {
@@ -231,33 +247,76 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
     },
   });
 
+  // WireGuard: the device and its key exist now (web deps advertise the key); it listens after the web server.
+  let agent: AgentServer | undefined;
+  const dashboardListen = policy.config.gateway?.fields.dashboard_listen;
+  const [dashHost, dashPort] = splitListen(typeof dashboardListen === "string" ? dashboardListen : "127.0.0.1:8080");
+  let wireguard: WireGuardTransport | undefined;
+  let webWireguard: WebWireGuard | undefined;
+  if (wgConfig) {
+    wireguard = new WireGuardTransport({
+      subnetCidr: wgConfig.subnetCidr,
+      listenPort: wgConfig.listenPort,
+      settings: store.settings,
+      peers: store.devices,
+      handler: dispatcher,
+      ...(tunnelDns ? { dns: { udp: (d) => tunnelDns.handleUdp(d.payload, (answer) => d.reply(answer)), tcp: (conn) => tunnelDns.handleTcp(conn) } } : {}),
+      agentHttp: (conn) => (agent ? agent.handleConnection(conn) : conn.destroy()),
+      agentHttpPort: dashPort,
+      log: (msg, detail) => log.info(msg, detail),
+    });
+    if (wgConfig.serverPub && wgConfig.serverPub !== wireguard.publicKey) {
+      log.warn("wireguard.server_pub differs from the key in the gateway's state; clients are given the state's key", { state: wireguard.publicKey });
+    }
+    const subnet = wireguard.subnet;
+    webWireguard = {
+      publicKey: wireguard.publicKey,
+      endpoint: wgConfig.endpoint,
+      listenPort: wgConfig.listenPort,
+      subnetCidr: subnet.cidr,
+      address: subnet.gateway,
+      agentPort: dashPort,
+      allocate: (used) => nextFreeAddress(subnet, used),
+    };
+  }
+
   let listeners: LocalListener[] = [];
   let web: WebServer | undefined;
   // Declared before the web server starts (its routes call reload); assigned below.
   let reload: () => boolean = () => false;
   try {
-    const listen = policy.config.gateway?.fields.dashboard_listen;
-    const [host, port] = splitListen(typeof listen === "string" ? listen : "127.0.0.1:8080");
     // The web layer gets a narrow view of the gateway, never the data plane itself.
-    web = await startWebServer(
-      {
-        policy: current,
-        store,
-        approvals,
-        subscribeActions: (listener) => audit.subscribe(listener),
-        flushAudit: () => audit.flush(),
-        reload: () => reload(),
-        ca,
-        listeners: () => listeners.map(describeListener),
-        configPath: opts.configPath,
-        startedAt: Date.now(),
-        version: VERSION,
-        log,
-      },
-      { host, port },
-    );
+    const webDeps: WebDeps = {
+      policy: current,
+      store,
+      approvals,
+      subscribeActions: (listener) => audit.subscribe(listener),
+      flushAudit: () => audit.flush(),
+      reload: () => reload(),
+      ca,
+      listeners: () => listeners.map(describeListener),
+      configPath: opts.configPath,
+      startedAt: Date.now(),
+      version: VERSION,
+      log,
+      ...(webWireguard ? { wireguard: webWireguard } : {}),
+    };
+    web = await startWebServer(webDeps, { host: dashHost, port: dashPort });
     listeners = await startLocalTransports(transports, dispatcher, (e) => log.info("transport connection refused", { ...e }));
+    if (wireguard) {
+      agent = createAgentServer(webDeps);
+      const port = await wireguard.start();
+      log.info("wireguard listening", {
+        port,
+        public_key: wireguard.publicKey,
+        address: wireguard.address,
+        subnet: wireguard.subnet.cidr,
+        endpoint: wgConfig?.endpoint ?? "(clients use the gateway URL's host)",
+        peers: wireguard.peers().length,
+      });
+    }
   } catch (e) {
+    wireguard?.close();
     await web?.close();
     store.close();
     throw new GatewayStartError(`cannot start listeners: ${(e as Error).message}`);
@@ -283,6 +342,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
     policy = next.policy;
     limits = limitsOf(policy);
     void rebuildAddresses(policy);
+    tunnelDns?.prepare();
     warnEnvCollisions(policy, log);
     log.info("config reloaded", { endpoints: policy.endpoints.size, rules: policy.config.rules.length });
     return true;
@@ -338,6 +398,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
     ca,
     store,
     approvals,
+    wireguard,
     reload,
     subscribeActions: (listener) => audit.subscribe(listener),
     flushAudit: () => audit.flush(),
@@ -347,10 +408,13 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
       closing = true;
       watcher?.close();
       await Promise.all(listeners.map((l) => l.close()));
+      wireguard?.close();
+      agent?.close();
       await web!.close();
       await http.close(graceMs);
       await ssh.close();
       postgres.close();
+      tunnelDns?.close();
       dispatcher.close();
       audit.flush();
       await auditSink.close();

@@ -140,6 +140,7 @@ describe("the migration list", () => {
       [4, "actions_lean_indexes", "4914b0650cb8be5d"],
       [5, "operator_auth", "813986e0b72db3f1"],
       [6, "devices", "462a2a3ea820f00a"],
+      [7, "devices_wireguard", "c5197ef95feff281"],
     ];
     const fingerprint = (m: Migration): string =>
       createHash("sha256").update(String(m.up).replace(/\s+/g, " ").trim()).digest("hex").slice(0, 16);

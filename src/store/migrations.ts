@@ -166,6 +166,20 @@ export const MIGRATIONS: readonly Migration[] = [
       ) WITHOUT ROWID;
     `,
   },
+  {
+    // WireGuard enrollment: the peer's public key, the hash of the secret the
+    // joining device polls its enrollment with, and uniqueness of keys and
+    // tunnel addresses (a peer can never share another's address).
+    version: 7,
+    name: "devices_wireguard",
+    up: `
+      ALTER TABLE devices ADD COLUMN public_key TEXT NOT NULL DEFAULT '';
+      ALTER TABLE devices ADD COLUMN secret_hash TEXT NOT NULL DEFAULT '';
+      CREATE UNIQUE INDEX idx_devices_public_key ON devices (public_key) WHERE public_key <> '';
+      CREATE UNIQUE INDEX idx_devices_address ON devices (address) WHERE address <> '';
+      CREATE INDEX idx_devices_code ON devices (code) WHERE code <> '';
+    `,
+  },
 ];
 
 /** What {@link runMigrations} did, for logs and tests. */

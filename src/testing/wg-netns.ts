@@ -16,12 +16,10 @@
  * instead of skipping.
  */
 import { execFile, execFileSync, spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync, existsSync } from "node:fs";
+import { mkdtempSync, rmSync, existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { promisify } from "node:util";
-
-const execFileP = promisify(execFile);
+import { have, latestHandshake, runCmd as run, sleep, startWireguardGo, wgSet, type WireguardGo } from "../device/wg-go.js";
 
 export interface WgNetnsOptions {
   /** Gateway public key, base64. */
@@ -56,15 +54,6 @@ export interface WgNetns {
   cleanup(): Promise<void>;
 }
 
-function have(cmd: string): boolean {
-  try {
-    execFileSync("sh", ["-c", `command -v ${cmd}`], { stdio: "ignore" });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /** Why a wg netns cannot be built here, or null when it can. */
 export function wgNetnsUnavailable(): string | null {
   if (process.platform !== "linux") return "not Linux";
@@ -86,16 +75,6 @@ function hookExit(): void {
   });
 }
 
-async function run(cmd: string, args: string[], timeoutMs = 10_000): Promise<{ stdout: string; stderr: string }> {
-  try {
-    const r = await execFileP(cmd, args, { timeout: timeoutMs, encoding: "utf8" });
-    return { stdout: r.stdout, stderr: r.stderr };
-  } catch (err) {
-    const e = err as { stderr?: string; message: string };
-    throw new Error(`${cmd} ${args.join(" ")} failed: ${(e.stderr ?? "").trim() || e.message}`);
-  }
-}
-
 async function freeSubnet(): Promise<{ a: number; b: number }> {
   const { stdout } = await run("ip", ["-4", "-o", "addr", "show"]);
   for (let tries = 0; tries < 200; tries++) {
@@ -104,10 +83,6 @@ async function freeSubnet(): Promise<{ a: number; b: number }> {
     if (!stdout.includes(`10.200.${a}.${b + 1}/`)) return { a, b };
   }
   throw new Error("no free 10.200.x.y/30 subnet");
-}
-
-async function sleep(ms: number): Promise<void> {
-  await new Promise((r) => setTimeout(r, ms));
 }
 
 export async function createWgNetns(opts: WgNetnsOptions): Promise<WgNetns> {
@@ -119,14 +94,14 @@ export async function createWgNetns(opts: WgNetnsOptions): Promise<WgNetns> {
   const hostAddress = `10.200.${a}.${b + 1}`;
   const nsAddress = `10.200.${a}.${b + 2}`;
   const dir = mkdtempSync(join(tmpdir(), "cpwg-"));
-  let wgProc: ChildProcess | null = null;
+  let wg: WireguardGo | null = null;
   let cleaned = false;
 
   const syncCleanup = (): void => {
     if (cleaned) return;
     cleaned = true;
     try {
-      wgProc?.kill("SIGKILL");
+      wg?.proc.kill("SIGKILL");
     } catch {
       /* gone */
     }
@@ -149,18 +124,8 @@ export async function createWgNetns(opts: WgNetnsOptions): Promise<WgNetns> {
 
   const cleanup = async (): Promise<void> => {
     if (cleaned) return;
-    if (wgProc && wgProc.exitCode === null && wgProc.signalCode === null) {
-      const p = wgProc;
-      const exited = new Promise<void>((r) => p.once("exit", () => r()));
-      p.kill("SIGTERM");
-      await Promise.race([exited, sleep(2000)]);
-    }
+    await wg?.stop();
     cleaned = true;
-    try {
-      wgProc?.kill("SIGKILL");
-    } catch {
-      /* gone */
-    }
     await run("ip", ["netns", "del", ns]).catch(() => {});
     await run("ip", ["link", "del", vethHost]).catch(() => {});
     rmSync(dir, { recursive: true, force: true });
@@ -178,41 +143,21 @@ export async function createWgNetns(opts: WgNetnsOptions): Promise<WgNetns> {
     await run("ip", ["-n", ns, "link", "set", vethNs, "up"]);
 
     // wireguard-go in the foreground so it stays our child and dies with cleanup().
-    wgProc = spawn("ip", ["netns", "exec", ns, "wireguard-go", "-f", "wg0"], {
-      stdio: ["ignore", "ignore", "pipe"],
-      env: { ...process.env, WG_PROCESS_FOREGROUND: "1", LOG_LEVEL: "error" },
-    });
-    let wgErr = "";
-    wgProc.stderr?.on("data", (d: Buffer) => {
-      if (wgErr.length < 4096) wgErr += d.toString();
-    });
-    const deadline = Date.now() + 5000;
-    for (;;) {
-      const ok = await run("ip", ["-n", ns, "link", "show", "wg0"]).then(
-        () => true,
-        () => false,
-      );
-      if (ok) break;
-      if (wgProc.exitCode !== null || Date.now() > deadline) {
-        throw new Error(`wireguard-go did not create wg0: ${wgErr.trim() || "timeout"}`);
-      }
-      await sleep(50);
-    }
-
-    const keyFile = join(dir, "private.key");
-    writeFileSync(keyFile, opts.privateKey + "\n", { mode: 0o600 });
-    const wgArgs = ["set", "wg0", "private-key", keyFile];
-    if (opts.listenPort) wgArgs.push("listen-port", String(opts.listenPort));
-    wgArgs.push("peer", opts.peerPublicKey);
-    if (opts.presharedKey) {
-      const pskFile = join(dir, "psk.key");
-      writeFileSync(pskFile, opts.presharedKey + "\n", { mode: 0o600 });
-      wgArgs.push("preshared-key", pskFile);
-    }
-    wgArgs.push("endpoint", `${hostAddress}:${opts.peerPort}`, "allowed-ips", opts.allowedIps ?? "0.0.0.0/0");
-    const ka = opts.persistentKeepalive ?? 1;
-    if (ka > 0) wgArgs.push("persistent-keepalive", String(ka));
-    await nsExec("wg", wgArgs);
+    wg = await startWireguardGo("wg0", ns);
+    await wgSet(
+      "wg0",
+      dir,
+      {
+        privateKey: opts.privateKey,
+        peerPublicKey: opts.peerPublicKey,
+        endpoint: `${hostAddress}:${opts.peerPort}`,
+        allowedIps: opts.allowedIps ?? "0.0.0.0/0",
+        persistentKeepalive: opts.persistentKeepalive ?? 1,
+        ...(opts.presharedKey ? { presharedKey: opts.presharedKey } : {}),
+        ...(opts.listenPort ? { listenPort: opts.listenPort } : {}),
+      },
+      ns,
+    );
     await run("ip", ["-n", ns, "addr", "add", `${opts.tunnelIp}/32`, "dev", "wg0"]);
     await run("ip", ["-n", ns, "link", "set", "wg0", "mtu", "1420", "up"]);
     // Default route through the tunnel; the veth /30 stays a more specific connected route.
@@ -238,11 +183,7 @@ export async function createWgNetns(opts: WgNetnsOptions): Promise<WgNetns> {
       return nsExec(cmd, args, o?.timeoutMs);
     },
     spawn: (cmd, args) => spawn("ip", ["netns", "exec", ns, cmd, ...args], { stdio: ["pipe", "pipe", "pipe"] }),
-    latestHandshake: async () => {
-      const { stdout } = await nsExec("wg", ["show", "wg0", "latest-handshakes"]);
-      const line = stdout.trim().split("\n").find((l) => l.startsWith(opts.peerPublicKey));
-      return line ? Number(line.split(/\s+/)[1] ?? 0) : 0;
-    },
+    latestHandshake: () => latestHandshake("wg0", opts.peerPublicKey, ns),
     cleanup,
   };
 }

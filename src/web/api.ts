@@ -44,6 +44,9 @@ export const ROUTES: readonly RouteSpec[] = [
   { method: "GET", path: "/ca.crt", access: "public", doc: "The gateway CA certificate (PEM) agents must trust." },
   { method: "GET", path: "/info", access: "public", doc: "Public facts: CA fingerprint, transports." },
   { method: "GET", path: "/healthz", access: "public", doc: "Liveness." },
+  // device enrollment (agent-facing; docs/devices.md)
+  { method: "POST", path: "/api/enroll", access: "public", doc: "`{ name, publicKey }` → `EnrollCreated` (201): a pending device, its one-time code and the polling secret." },
+  { method: "GET", path: "/api/enroll/:id", access: "public", doc: "`EnrollStatus`; needs header `x-clawpatrol-enroll-secret` (the secret from creation), else 404." },
   // first run and login
   { method: "GET", path: "/api/setup", access: "public", doc: "`{ needsSetup }`: whether the root password is still unset." },
   { method: "POST", path: "/api/setup", access: "setup", doc: "Sets the first (root, admin) password: `{ username?, password }`. Only while none exists." },
@@ -66,8 +69,8 @@ export const ROUTES: readonly RouteSpec[] = [
   { method: "PUT", path: "/api/credentials/:name/:slot", access: "admin", doc: "`{ value }`: pastes a secret slot (write-only)." },
   { method: "DELETE", path: "/api/credentials/:name/:slot", access: "admin", doc: "Clears a secret slot." },
   // devices
-  { method: "GET", path: "/api/devices", access: "viewer", doc: "`DeviceInfo[]`: devices seen and enrolled, pending enrollments." },
-  { method: "POST", path: "/api/devices/:id/approve", access: "admin", doc: "`{ profile }`: approves a pending enrollment." },
+  { method: "GET", path: "/api/devices", access: "viewer", doc: "`DeviceInfo[]`: devices seen and enrolled, pending enrollments; `?code=` narrows to the pending device with that enrollment code." },
+  { method: "POST", path: "/api/devices/:id/approve", access: "admin", doc: "`{ profile }`: approves a pending enrollment (WireGuard: allocates the next free tunnel address) → `{ ok, address? }`." },
   { method: "POST", path: "/api/devices/:id/block", access: "admin", doc: "Blocks a device." },
   { method: "DELETE", path: "/api/devices/:id", access: "admin", doc: "Deletes a device." },
   // rules and config
@@ -218,7 +221,47 @@ export interface DeviceInfo {
   /** Enrollment code shown to the operator (pending only). */
   code?: string;
   address?: string;
+  /** WireGuard public key (enrolled WireGuard devices). */
+  publicKey?: string;
 }
+
+/** Header carrying the enrollment polling secret on `GET /api/enroll/:id`. */
+export const ENROLL_SECRET_HEADER = "x-clawpatrol-enroll-secret";
+
+/** `POST /api/enroll` (201). `secret` is shown once; only its hash is stored. */
+export interface EnrollCreated {
+  id: string;
+  /** One-time code the operator approves (`clawpatrol devices approve <code>`), e.g. "K7QX-M2TP". */
+  code: string;
+  secret: string;
+  /** SHA-256 fingerprint of the gateway CA, to compare with what the operator sees. */
+  caFingerprint: string;
+}
+
+/** `GET /api/enroll/:id`. */
+export type EnrollStatus =
+  | { status: "pending"; code: string }
+  | { status: "blocked" }
+  | {
+      status: "approved";
+      /** The device's tunnel address (a /32). */
+      address: string;
+      gatewayPublicKey: string;
+      /** WireGuard endpoint "host:port"; null when the gateway cannot tell (use the gateway URL's host and `listenPort`). */
+      endpoint: string | null;
+      listenPort: number;
+      /** The gateway's tunnel address (also the DNS server and the agent-facing paths). */
+      gatewayAddress: string;
+      /** DNS servers inside the tunnel. */
+      dns: string[];
+      /** URL of the agent-facing paths inside the tunnel. */
+      agentUrl: string;
+      caPem: string;
+      caFingerprint: string;
+      profile: string;
+      /** Placeholder environment variables for the profile's credentials (never real secrets). */
+      env: Record<string, string>;
+    };
 
 export interface RuleInfo {
   name: string;

@@ -15,6 +15,21 @@ export interface WebApprovals {
   subscribe(listener: (e: ApprovalEvent) => void): () => void;
 }
 
+/** The WireGuard transport as enrollment sees it (absent: WireGuard is off). */
+export interface WebWireGuard {
+  publicKey: string;
+  /** "host:port" written into client configs; undefined when it cannot be derived (clients use the gateway URL's host). */
+  endpoint: string | undefined;
+  listenPort: number;
+  subnetCidr: string;
+  /** The gateway's tunnel address: DNS and the agent-facing paths inside the tunnel. */
+  address: string;
+  /** Port of the agent-facing paths on {@link address} (the dashboard port). */
+  agentPort: number;
+  /** The lowest free device address given the used ones (undefined: subnet full). */
+  allocate(used: ReadonlySet<string>): string | undefined;
+}
+
 export interface WebDeps {
   /** The policy in force (changes on reload). */
   policy(): CompiledPolicy;
@@ -34,6 +49,8 @@ export interface WebDeps {
   startedAt: number;
   version: string;
   log: Logger;
+  /** The WireGuard transport, when `gateway { wireguard {} }` is configured. */
+  wireguard?: WebWireGuard;
   /** Environment for credential presence checks (default process.env). */
   env?: Record<string, string | undefined>;
   /** Where the built SPA lives (default: dist/dashboard next to the compiled server). */

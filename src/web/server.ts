@@ -25,6 +25,7 @@ import { authRoutes } from "./routes/auth.js";
 import { configRoutes } from "./routes/config.js";
 import { credentialRoutes } from "./routes/credentials.js";
 import { deviceRoutes } from "./routes/devices.js";
+import { enrollRoutes } from "./routes/enroll.js";
 import { EventStreams, eventRoutes } from "./routes/events.js";
 import { publicRoutes } from "./routes/public.js";
 import { ruleRoutes } from "./routes/rules.js";
@@ -52,6 +53,7 @@ export function handlerTable(streams: EventStreams): HandlerTable {
     ...approvalRoutes,
     ...credentialRoutes,
     ...deviceRoutes,
+    ...enrollRoutes,
     ...ruleRoutes,
     ...configRoutes,
     ...userRoutes,

@@ -7,6 +7,7 @@
 import type { DeviceInfo } from "../api.js";
 import { bodyOf, json, type Ctx, type HandlerTable } from "../context.js";
 import { HttpError, requireString } from "../http.js";
+import { normalizeCode } from "./enroll.js";
 
 export const SEEN_WINDOW_MS = 30 * 24 * 3600_000;
 
@@ -18,7 +19,9 @@ function enrolled(ctx: Ctx): string {
 
 export const deviceRoutes: HandlerTable = {
   "GET /api/devices": (ctx) => {
-    const rows = ctx.deps.store.devices.list();
+    const code = ctx.query.get("code");
+    const byCode = code !== null ? ctx.deps.store.devices.byCode(normalizeCode(code)) : undefined;
+    const rows = code !== null ? (byCode ? [byCode] : []) : ctx.deps.store.devices.list();
     const out: DeviceInfo[] = rows.map((d) => ({
       id: d.id,
       name: d.name,
@@ -28,7 +31,9 @@ export const deviceRoutes: HandlerTable = {
       lastSeen: d.lastSeen,
       ...(d.status === "pending" ? { code: d.code } : {}),
       ...(d.address !== "" ? { address: d.address } : {}),
+      ...(d.publicKey !== "" ? { publicKey: d.publicKey } : {}),
     }));
+    if (code !== null) return json(ctx, out);
     const known = new Set(rows.flatMap((d) => [d.id, d.name]));
     for (const s of ctx.deps.store.stats.seenDevices(ctx.now() - SEEN_WINDOW_MS)) {
       if (known.has(s.device)) continue;
@@ -41,6 +46,19 @@ export const deviceRoutes: HandlerTable = {
     const id = enrolled(ctx);
     const profile = requireString(await bodyOf(ctx), "profile", { max: 200 });
     if (!ctx.deps.policy().profiles.has(profile)) throw new HttpError(400, `no profile "${profile}" in the config`);
+    const wg = ctx.deps.wireguard;
+    const row = ctx.deps.store.devices.get(id)!;
+    if (wg && row.publicKey !== "") {
+      // A WireGuard peer: its own /32 from the subnet (kept across re-approvals), atomically.
+      let address: string | undefined;
+      try {
+        address = ctx.deps.store.devices.activate(id, profile, (used) => wg.allocate(used));
+      } catch (e) {
+        throw new HttpError(409, (e as Error).message);
+      }
+      ctx.deps.log.info("device approved", { id, name: row.name, profile, address, by: ctx.principal?.username });
+      return json(ctx, { ok: true, address });
+    }
     ctx.deps.store.devices.approve(id, profile);
     ctx.deps.log.info("device approved", { id, profile, by: ctx.principal?.username });
     json(ctx, { ok: true });

@@ -11,7 +11,25 @@ export const publicRoutes: HandlerTable = {
     res.end(deps.ca.certPem);
   },
   "GET /info": ({ res, deps }) => {
-    const body = { product: "clawpatrol", ca: { fingerprint_sha256: deps.ca.fingerprint256, subject: deps.ca.subject, url: "/ca.crt" }, listeners: deps.listeners() };
+    const wg = deps.wireguard;
+    const body = {
+      product: "clawpatrol",
+      ca: { fingerprint_sha256: deps.ca.fingerprint256, subject: deps.ca.subject, url: "/ca.crt" },
+      listeners: deps.listeners(),
+      ...(wg
+        ? {
+            wireguard: {
+              public_key: wg.publicKey,
+              endpoint: wg.endpoint ?? null,
+              listen_port: wg.listenPort,
+              subnet: wg.subnetCidr,
+              address: wg.address,
+              dns: [wg.address],
+              enroll_url: "/api/enroll",
+            },
+          }
+        : {}),
+    };
     res.writeHead(200, { "content-type": "application/json" });
     res.end(`${JSON.stringify(body, null, 2)}\n`);
   },
