@@ -59,7 +59,8 @@ export async function runInTunnel(o: RunOptions): Promise<number> {
     }
     if (pendingSignal) return 128 + (constants.signals[pendingSignal] ?? 1);
     const env = { ...process.env, ...pushdownEnv(state, o.dir) };
-    const c = spawn("ip", ["netns", "exec", ns.name, o.command, ...o.args], { stdio: "inherit", env });
+    const [cmd, ...argv] = commandArgv(ns.name, o.command, o.args, process.env, process.getuid?.());
+    const c = spawn(cmd!, argv, { stdio: "inherit", env });
     child = c;
     return await new Promise<number>((resolve) => {
       c.once("error", (e) => {
@@ -73,4 +74,21 @@ export async function runInTunnel(o: RunOptions): Promise<number> {
     await ns?.cleanup();
     process.off("exit", onExit);
   }
+}
+
+/**
+ * The argv that starts the command inside the namespace. Building the
+ * namespace needs root, but the command must not inherit it: run through
+ * `sudo`, it drops back to the invoking user (`SUDO_UID` / `SUDO_GID`) with
+ * `setpriv` before exec, so an agent never holds root because its sandbox
+ * needed it. Run by root itself, it stays root.
+ */
+export function commandArgv(ns: string, command: string, args: readonly string[], env: NodeJS.ProcessEnv, uid: number | undefined): string[] {
+  const base = ["ip", "netns", "exec", ns];
+  const sudoUid = env.SUDO_UID;
+  const sudoGid = env.SUDO_GID;
+  if (uid === 0 && sudoUid && sudoGid && /^\d+$/.test(sudoUid) && /^\d+$/.test(sudoGid) && sudoUid !== "0") {
+    return [...base, "setpriv", `--reuid=${sudoUid}`, `--regid=${sudoGid}`, "--init-groups", "--", command, ...args];
+  }
+  return [...base, command, ...args];
 }
