@@ -8,6 +8,7 @@ import { runPolicyBench } from "./policy.js";
 import { runDashboardBench } from "./dashboard.js";
 import { runSshBench } from "./ssh.js";
 import { runPostgresBench } from "./postgres.js";
+import { runWireguardBench } from "./wireguard.js";
 
 const detail = process.argv.includes("--detail");
 await runPolicyBench(detail);
@@ -15,3 +16,4 @@ await runHttpsBench(detail);
 await runPostgresBench(detail);
 await runSshBench(detail);
 await runDashboardBench(detail);
+await runWireguardBench(detail);

@@ -17,13 +17,12 @@
  */
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { spawn, type ChildProcess } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:net";
-import { networkInterfaces, tmpdir } from "node:os";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { startGateway, type RunningGateway } from "../src/gateway/gateway.js";
 import { createLogger } from "../src/gateway/log.js";
 import { loadOrCreateCa } from "../src/gateway/tls/ca.js";
@@ -33,8 +32,8 @@ import { adminToken } from "../src/testing/admin-token.js";
 import { freePort } from "../src/testing/net.js";
 import { have, wgClientUnavailable } from "../src/device/wg-go.js";
 import { pgToolsMissing, startPgCluster, type PgCluster } from "../src/testing/pg-cluster.js";
+import { cli, hostAddress, ourNamespaces } from "./wireguard-kit.js";
 
-const BIN = fileURLToPath(new URL("../../bin/clawpatrol", import.meta.url));
 const API_HOST = "api.wg-e2e.test";
 const SECRET_A = `sk-alpha-REAL-${randomBytes(8).toString("hex")}`;
 const SECRET_B = `sk-beta-REAL-${randomBytes(8).toString("hex")}`;
@@ -47,46 +46,6 @@ const unavailable = wgClientUnavailable() ?? (have("curl") ? null : "curl not in
 if (unavailable && process.env.CI) {
   it("WireGuard e2e prerequisites are present (CI)", () => assert.fail(`cannot run the WireGuard e2e suite under CI: ${unavailable}`));
 }
-
-interface Ran {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function cli(args: string[], opts: { timeoutMs?: number; onStart?: (c: ChildProcess) => void; onStdout?: (s: string) => void } = {}): Promise<Ran> {
-  return new Promise((resolve) => {
-    const c = spawn(process.execPath, [BIN, ...args], { stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    const t = setTimeout(() => c.kill("SIGKILL"), opts.timeoutMs ?? 40_000);
-    c.stdout.on("data", (d: Buffer) => {
-      stdout += d.toString();
-      opts.onStdout?.(stdout);
-    });
-    c.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-    c.on("close", (code) => {
-      clearTimeout(t);
-      resolve({ code, stdout, stderr });
-    });
-    opts.onStart?.(c);
-  });
-}
-
-function hostAddress(): string | undefined {
-  for (const list of Object.values(networkInterfaces())) {
-    for (const a of list ?? []) if (a.family === "IPv4" && !a.internal) return a.address;
-  }
-  return undefined;
-}
-
-const ourNamespaces = (pid: number) => {
-  try {
-    return readdirSync("/run/netns").filter((n) => n.startsWith(`cprun-${pid}-`));
-  } catch {
-    return [];
-  }
-};
 
 describe("WireGuard e2e: clawpatrol join / devices approve / run", { skip: unavailable ?? false }, () => {
   let dir: string;

@@ -48,6 +48,9 @@ import {
   type InitiatorState,
 } from "./noise.js";
 
+/** Socket buffer size asked for (both directions); see listen(). */
+const UDP_BUFFER_BYTES = 4 * 1024 * 1024;
+
 /** Protocol timers in milliseconds (whitepaper §6.1); overridable for tests. */
 export interface Timing {
   rekeyAfterTime: number;
@@ -264,6 +267,15 @@ export class WireGuardDevice {
       sock.once("error", reject);
       sock.bind(port, host, () => {
         sock.off("error", reject);
+        // Clients send in bursts; the default ~200 KiB receive buffer overflows and every drop
+        // costs a TCP retransmission inside the tunnel. The kernel caps this at net.core.rmem_max.
+        for (const set of [() => sock.setRecvBufferSize(UDP_BUFFER_BYTES), () => sock.setSendBufferSize(UDP_BUFFER_BYTES)]) {
+          try {
+            set();
+          } catch (e) {
+            this.log("socket-buffer", { message: (e as Error).message });
+          }
+        }
         for (const peer of this.peersByKey.values()) {
           if (peer.persistentKeepalive > 0 && peer.endpoint) this.sendKeepalive(peer);
         }
