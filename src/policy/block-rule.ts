@@ -25,9 +25,13 @@ type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => typeof v === "object" && v !== null && !Array.isArray(v);
 const str = (v: unknown): string => (typeof v === "string" ? v : "");
 
-/** A CEL double-quoted string literal for any text. */
-export function celString(s: string): string {
-  let out = '"';
+/**
+ * The body of a double-quoted literal: backslash, quote and the usual
+ * control escapes, other code points matching `escapeAsU` as `\uXXXX`.
+ * CEL and HCL share this much; each adds its own extra rules.
+ */
+function quotedBody(s: string, escapeAsU: (c: number) => boolean): string {
+  let out = "";
   for (const ch of s) {
     const c = ch.codePointAt(0)!;
     if (ch === "\\") out += "\\\\";
@@ -35,28 +39,21 @@ export function celString(s: string): string {
     else if (ch === "\n") out += "\\n";
     else if (ch === "\r") out += "\\r";
     else if (ch === "\t") out += "\\t";
-    else if (c < 0x20 || c === 0x7f || (c >= 0x80 && c < 0xa0) || c === 0x2028 || c === 0x2029) out += `\\u${c.toString(16).padStart(4, "0")}`;
+    else if (escapeAsU(c)) out += `\\u${c.toString(16).padStart(4, "0")}`;
     else out += ch;
   }
-  return `${out}"`;
+  return out;
+}
+
+/** A CEL double-quoted string literal for any text. */
+export function celString(s: string): string {
+  return `"${quotedBody(s, (c) => c < 0x20 || c === 0x7f || (c >= 0x80 && c < 0xa0) || c === 0x2028 || c === 0x2029)}"`;
 }
 
 /** An HCL quoted string for any text (template sequences escaped). */
 export function hclString(s: string): string {
-  let out = '"';
-  for (const ch of s) {
-    const c = ch.codePointAt(0)!;
-    if (ch === "\\") out += "\\\\";
-    else if (ch === '"') out += '\\"';
-    else if (ch === "\n") out += "\\n";
-    else if (ch === "\r") out += "\\r";
-    else if (ch === "\t") out += "\\t";
-    else if (c < 0x20 || c === 0x7f) out += `\\u${c.toString(16).padStart(4, "0")}`;
-    else out += ch;
-  }
   // `${` and `%{` open template interpolations/directives; doubling the sigil makes them literal.
-  out = out.replace(/([$%])\{/g, "$1$1{");
-  return `${out}"`;
+  return `"${quotedBody(s, (c) => c < 0x20 || c === 0x7f).replace(/([$%])\{/g, "$1$1{")}"`;
 }
 
 /** The condition and the words for it, per family. */
