@@ -29,17 +29,8 @@ export interface TcpSegment {
   payload: Buffer;
 }
 
-/** Fields of an outgoing segment. */
-export interface TcpHeaderOut {
-  srcPort: number;
-  dstPort: number;
-  seq: number;
-  ack: number;
-  flags: number;
-  window: number;
-  mss?: number;
-  wscale?: number;
-}
+/** Fields of an outgoing segment: a parsed segment's, without the payload. */
+export type TcpHeaderOut = Omit<TcpSegment, "payload">;
 
 /**
  * Parses a TCP segment. `pseudo` is the unfolded pseudo-header sum
