@@ -199,6 +199,12 @@ profile "default" { credentials = [ssh_key.build_key, ssh_key.pinned_key] }
     knownHosts = join(dir, "known_hosts");
     writeFileSync(knownHosts, `[127.0.0.1]:${port} ${hk.publicKey}\n`);
     assert.ok(logLines.some((l) => l.includes(hk.fingerprint)), "the host key fingerprint is logged for operators");
+    // ... and published on /info, public half only, for pinning.
+    const info = (await (await fetch(`http://127.0.0.1:${infoPort}/info`)).json()) as { ssh?: { host_keys: { endpoint: string; fingerprint: string; public_key: string }[] } };
+    const published = info.ssh?.host_keys.find((k) => k.endpoint === "ssh.build");
+    assert.equal(published?.fingerprint, hk.fingerprint);
+    assert.equal(published?.public_key, hk.publicKey);
+    assert.ok(!JSON.stringify(info).includes("PRIVATE KEY"), "no private key on /info");
   });
 
   after(async () => {

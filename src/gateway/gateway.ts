@@ -300,6 +300,13 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
       version: VERSION,
       log,
       ...(webWireguard ? { wireguard: webWireguard } : {}),
+      sshHostKeys: () =>
+        [...policy.endpoints.values()]
+          .filter((ep) => ep.family === "ssh")
+          .map((ep) => {
+            const k = sshHostKeys(ep.key);
+            return { endpoint: ep.key, hosts: [...ep.decl.hosts], publicKey: k.publicKey, fingerprint: k.fingerprint };
+          }),
     };
     web = await startWebServer(webDeps, { host: dashHost, port: dashPort });
     listeners = await startLocalTransports(transports, dispatcher, (e) => log.info("transport connection refused", { ...e }));

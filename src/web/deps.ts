@@ -51,6 +51,11 @@ export interface WebDeps {
   log: Logger;
   /** The WireGuard transport, when `gateway { wireguard {} }` is configured. */
   wireguard?: WebWireGuard;
+  /**
+   * The SSH host keys the gateway presents per `ssh` endpoint (public halves
+   * only), so operators and agents can pin them in `known_hosts`.
+   */
+  sshHostKeys?: () => { endpoint: string; hosts: string[]; publicKey: string; fingerprint: string }[];
   /** Environment for credential presence checks (default process.env). */
   env?: Record<string, string | undefined>;
   /** Where the built SPA lives (default: dist/dashboard next to the compiled server). */

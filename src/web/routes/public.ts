@@ -29,6 +29,14 @@ export const publicRoutes: HandlerTable = {
             },
           }
         : {}),
+      ...(deps.sshHostKeys && deps.sshHostKeys().length > 0
+        ? {
+            // Public halves only: what an agent's known_hosts needs to pin each SSH endpoint.
+            ssh: {
+              host_keys: deps.sshHostKeys().map((k) => ({ endpoint: k.endpoint, hosts: k.hosts, public_key: k.publicKey, fingerprint: k.fingerprint })),
+            },
+          }
+        : {}),
     };
     res.writeHead(200, { "content-type": "application/json" });
     res.end(`${JSON.stringify(body, null, 2)}\n`);
