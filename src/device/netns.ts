@@ -79,6 +79,25 @@ export function sweepStale(): string[] {
   return swept;
 }
 
+/**
+ * Removes what a tunnel namespace set up, synchronously (it also runs from
+ * `process.on("exit")`), ignoring whatever is already gone: the
+ * wireguard-go process, the namespace, a host-side link, temp paths.
+ */
+export function teardownSync(t: { proc?: { kill(sig: NodeJS.Signals): unknown } | undefined; netns: string; link?: string; paths?: string[] }): void {
+  const quietly = (f: () => unknown) => {
+    try {
+      f();
+    } catch {
+      /* already gone */
+    }
+  };
+  quietly(() => t.proc?.kill("SIGKILL"));
+  quietly(() => execFileSync("ip", ["netns", "del", t.netns], { stdio: "ignore" }));
+  if (t.link) quietly(() => execFileSync("ip", ["link", "del", t.link!], { stdio: "ignore" }));
+  for (const p of t.paths ?? []) rmSync(p, { recursive: true, force: true });
+}
+
 export async function createTunnelNs(o: TunnelNsOptions): Promise<TunnelNs> {
   const rand = randomBytes(4).toString("hex");
   const name = `cprun-${process.pid}-${rand}`;
@@ -90,23 +109,7 @@ export async function createTunnelNs(o: TunnelNsOptions): Promise<TunnelNs> {
   const cleanupSync = (): void => {
     if (cleaned) return;
     cleaned = true;
-    try {
-      wg?.proc.kill("SIGKILL");
-    } catch {
-      /* gone */
-    }
-    try {
-      execFileSync("ip", ["netns", "del", name], { stdio: "ignore" });
-    } catch {
-      /* not there */
-    }
-    try {
-      execFileSync("ip", ["link", "del", ifname], { stdio: "ignore" });
-    } catch {
-      /* moved or gone */
-    }
-    rmSync(`/etc/netns/${name}`, { recursive: true, force: true });
-    rmSync(dir, { recursive: true, force: true });
+    teardownSync({ proc: wg?.proc, netns: name, link: ifname, paths: [`/etc/netns/${name}`, dir] });
   };
   const cleanup = async (): Promise<void> => {
     if (cleaned) return;

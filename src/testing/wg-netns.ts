@@ -20,6 +20,7 @@ import { mkdtempSync, rmSync, existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { have, latestHandshake, runCmd as run, sleep, startWireguardGo, wgSet, type WireguardGo } from "../device/wg-go.js";
+import { teardownSync } from "../device/netns.js";
 
 export interface WgNetnsOptions {
   /** Gateway public key, base64. */
@@ -100,22 +101,7 @@ export async function createWgNetns(opts: WgNetnsOptions): Promise<WgNetns> {
   const syncCleanup = (): void => {
     if (cleaned) return;
     cleaned = true;
-    try {
-      wg?.proc.kill("SIGKILL");
-    } catch {
-      /* gone */
-    }
-    try {
-      execFileSync("ip", ["netns", "del", ns], { stdio: "ignore" });
-    } catch {
-      /* not there */
-    }
-    try {
-      execFileSync("ip", ["link", "del", vethHost], { stdio: "ignore" });
-    } catch {
-      /* removed with the namespace */
-    }
-    rmSync(dir, { recursive: true, force: true });
+    teardownSync({ proc: wg?.proc, netns: ns, link: vethHost, paths: [dir] });
   };
   hookExit();
   live.add(syncCleanup);
