@@ -20,8 +20,9 @@
  *     difference; any `overflow` event is reported), and latency from the
  *     request's arrival (`time` of the row) to receipt, p50/p99.
  */
+import { freePort } from "../src/testing/net.js";
+import { percentile } from "./stats.js";
 import { request as httpRequest, type IncomingMessage } from "node:http";
-import { createServer as createNetServer, type AddressInfo } from "node:net";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -35,11 +36,6 @@ const LIST_TARGET_MS = 50;
 const RATE = 500;
 const SECONDS = 10;
 
-function percentile(xs: number[], p: number): number {
-  if (xs.length === 0) return NaN;
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))]!;
-}
 const ms = (v: number) => `${v.toFixed(2)} ms`;
 
 // ---------------------------------------------------------------------------
@@ -237,17 +233,6 @@ async function apiListBench(dir: string, cases: [string, ActionFilter][], detail
 
 // ---------------------------------------------------------------------------
 // (b) the live feed
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createNetServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const port = (s.address() as AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 const HOST = "bench.example.test";
 

@@ -39,13 +39,15 @@
  * real token while the client sent a placeholder, that the request was
  * audited as allowed by the GET rule, and that every path answers 200.
  */
+import { freePort } from "../src/testing/net.js";
+import { percentile } from "./stats.js";
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { once } from "node:events";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { Agent, createServer as createHttpsServer, request as httpsRequest, type RequestOptions } from "node:https";
 import type { Server as HttpsServer } from "node:https";
-import { connect as netConnect, createServer as createNetServer, type AddressInfo } from "node:net";
+import { connect as netConnect, type AddressInfo } from "node:net";
 import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
@@ -324,17 +326,6 @@ class BenchWorker {
 // ---------------------------------------------------------------------------
 // The gateway and mitmproxy (main thread).
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createNetServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const port = (s.address() as AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
 function gatewayConfig(o: { stateDir: string; proxyPort: number; infoPort: number; upstreamPort: number; caPem: string }): string {
   return `schema_version = 1
 gateway {
@@ -419,11 +410,6 @@ async function stopProcess(proc: ChildProcess): Promise<void> {
 
 // ---------------------------------------------------------------------------
 // Figures.
-
-function percentile(xs: number[], p: number): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]!;
-}
 
 function us(v: number): string {
   return Math.abs(v) >= 1000 ? `${(v / 1000).toFixed(2)} ms` : `${v.toFixed(0)} µs`;

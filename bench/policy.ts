@@ -12,6 +12,7 @@
  * Targets (issue #2): ≥ 500k http decisions/s on one core, sql decision p50
  * ≤ 50 µs including parsing, 2,000-rule load ≤ 500 ms.
  */
+import { percentile } from "./stats.js";
 import { performance } from "node:perf_hooks";
 import { loadPolicy } from "../src/config/policy.js";
 import { memIO } from "../src/config/testing.js";
@@ -153,11 +154,6 @@ function throughput(label: string, fn: (i: number) => unknown, ms = 1500): numbe
   const perSec = (n / (now - start)) * 1000;
   void label;
   return perSec;
-}
-
-function percentile(xs: number[], p: number): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]!;
 }
 
 function fmt(n: number): string {

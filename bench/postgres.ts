@@ -35,6 +35,7 @@
  * Before measuring it checks that through the gateway a SELECT answers and
  * a DELETE is refused with SQLSTATE 42501 and audited as denied.
  */
+import { percentileSorted } from "./stats.js";
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -135,10 +136,6 @@ async function pgbench(t: Target, mode: Mode, seconds: number, logDir?: string):
   };
 }
 
-function percentile(sorted: Float64Array, p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
-}
-
 function figures(runs: RunResult[]): Figures {
   const n = runs.reduce((s, r) => s + r.samplesUs.length, 0);
   const all = new Float64Array(n);
@@ -151,8 +148,8 @@ function figures(runs: RunResult[]): Figures {
   return {
     tps: runs.reduce((s, r) => s + r.tps, 0) / runs.length,
     avg: runs.reduce((s, r) => s + r.avgLatencyMs, 0) / runs.length,
-    p50: percentile(all, 50),
-    p99: percentile(all, 99),
+    p50: percentileSorted(all, 50),
+    p99: percentileSorted(all, 99),
     transactions: runs.reduce((s, r) => s + r.transactions, 0),
     failed: runs.reduce((s, r) => s + r.failed, 0),
     samples: n,

@@ -24,6 +24,7 @@
  * Reported as medians (latency) / MiB/s, with gateway ÷ direct ratios.
  * Both paths use curve25519-sha256 key exchange (see `base` below).
  */
+import { percentile } from "./stats.js";
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
@@ -56,10 +57,7 @@ async function timed(cmd: string, args: string[]): Promise<number> {
   return performance.now() - t;
 }
 
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)]!;
-};
+const median = (xs: number[]) => percentile(xs, 50);
 const ms = (x: number) => `${x.toFixed(1)} ms`;
 
 /** Runs the benchmark and prints its figures; `detail` adds min/max per case. */
