@@ -11,6 +11,7 @@ import { once } from "node:events";
 import { connect as netConnect, type Socket } from "node:net";
 import { connect as tlsConnect, type TLSSocket } from "node:tls";
 import { freePort } from "../src/testing/net.js";
+import { spawnCapture } from "../src/testing/spawn.js";
 export { freePort };
 export { POD_LIST, scriptFakeApiServer } from "../src/gateway/protocols/http/testkit.js";
 
@@ -38,22 +39,7 @@ export function run(
   args: string[],
   opts: { env?: NodeJS.ProcessEnv; onStdout?: (chunk: string, at: number) => void; timeoutMs?: number } = {},
 ): Promise<Ran> {
-  return new Promise((resolve) => {
-    const c = spawn(cmd, args, { env: opts.env ?? process.env, stdio: ["pipe", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    const timer = setTimeout(() => c.kill("SIGKILL"), opts.timeoutMs ?? 20_000);
-    c.stdout.on("data", (d: Buffer) => {
-      stdout += d.toString();
-      opts.onStdout?.(d.toString(), Date.now());
-    });
-    c.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-    c.stdin.end();
-    c.on("close", (status) => {
-      clearTimeout(timer);
-      resolve({ status, stdout, stderr });
-    });
-  });
+  return spawnCapture(cmd, args, { ...opts, timeoutMs: opts.timeoutMs ?? 20_000 });
 }
 
 /**

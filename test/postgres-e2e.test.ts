@@ -148,7 +148,7 @@ describe("postgres through the gateway", { skip }, () => {
   it("Ctrl-C in psql during pg_sleep(30) cancels the statement within a second", async () => {
     let kill: ((s: NodeJS.Signals) => void) | undefined;
     let sentAt = 0;
-    const running = psql(w.ports.db, "app", ["select pg_sleep(30)"], {}, { onSpawn: (k) => (kill = k) });
+    const running = psql(w.ports.db, "app", ["select pg_sleep(30)"], {}, { onSpawn: (c) => (kill = (sig) => c.kill(sig)) });
     await new Promise((r) => setTimeout(r, 1500));
     sentAt = Date.now();
     kill!("SIGINT");

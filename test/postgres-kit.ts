@@ -4,13 +4,13 @@
  * it, and real clients (`psql`, `pgbench`) spawned with an environment that
  * holds only a placeholder password — never the real one.
  */
-import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startGateway, type RunningGateway } from "../src/gateway/gateway.js";
 import { createLogger } from "../src/gateway/log.js";
 import { freePort } from "../src/testing/net.js";
+import { spawnCapture, type CaptureOptions, type Captured } from "../src/testing/spawn.js";
 import { startPgCluster, type PgCluster } from "../src/testing/pg-cluster.js";
 
 export const PASSWORDS = {
@@ -161,34 +161,11 @@ export function agentEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv 
   return { ...env, PGPASSWORD: PLACEHOLDER, PGCONNECT_TIMEOUT: "10", PGSSLMODE: "disable", ...extra };
 }
 
-export interface Ran {
-  status: number | null;
-  stdout: string;
-  stderr: string;
-  ms: number;
-}
+export type Ran = Captured;
 
-/** Spawns a client asynchronously (the gateway under test shares this event loop). */
-export function spawnClient(
-  cmd: string,
-  args: string[],
-  opts: { env?: NodeJS.ProcessEnv; input?: string; timeoutMs?: number; onSpawn?: (kill: (sig: NodeJS.Signals) => void) => void } = {},
-): Promise<Ran> {
-  return new Promise((resolve) => {
-    const t0 = Date.now();
-    const c = spawn(cmd, args, { env: opts.env ?? agentEnv(), stdio: ["pipe", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    const timer = setTimeout(() => c.kill("SIGKILL"), opts.timeoutMs ?? 30_000);
-    c.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-    c.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-    c.stdin.end(opts.input ?? "");
-    opts.onSpawn?.((sig) => c.kill(sig));
-    c.on("close", (status) => {
-      clearTimeout(timer);
-      resolve({ status, stdout, stderr, ms: Date.now() - t0 });
-    });
-  });
+/** Spawns a client as the agent would (its environment by default, see {@link agentEnv}). */
+export function spawnClient(cmd: string, args: string[], opts: CaptureOptions = {}): Promise<Ran> {
+  return spawnCapture(cmd, args, { ...opts, env: opts.env ?? agentEnv() });
 }
 
 /** psql against a gateway forward port as `user`, one `-c` per command, unaligned output. */

@@ -15,9 +15,9 @@
  */
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { spawn, type StdioOptions } from "node:child_process";
+import { spawn } from "node:child_process";
 import { once } from "node:events";
-import { existsSync, mkdtempSync, openSync, closeSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, connect, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -26,6 +26,7 @@ import { startGateway, type RunningGateway } from "../src/gateway/gateway.js";
 import { createLogger } from "../src/gateway/log.js";
 import { loadOrCreateHostKey } from "../src/gateway/protocols/ssh/hostkey.js";
 import { freePort } from "../src/testing/net.js";
+import { spawnCapture } from "../src/testing/spawn.js";
 import { sshdAvailable, startTestSshd, type TestSshd } from "../src/testing/sshd.js";
 import type { NewAction } from "../src/store/actions.js";
 
@@ -39,22 +40,7 @@ interface Ran {
 
 /** Spawns a real client (never spawnSync: the gateway lives in this process). */
 function run(cmd: string, args: string[], opts: { stdinFile?: string; timeoutMs?: number } = {}): Promise<Ran> {
-  return new Promise((resolve) => {
-    const fd = opts.stdinFile ? openSync(opts.stdinFile, "r") : undefined;
-    const stdio: StdioOptions = [fd ?? "ignore", "pipe", "pipe"];
-    const c = spawn(cmd, args, { stdio });
-    if (fd !== undefined) closeSync(fd);
-    let stdout = "";
-    let stderr = "";
-    const timer = setTimeout(() => c.kill("SIGKILL"), opts.timeoutMs ?? 15_000);
-    c.stdout!.on("data", (d: Buffer) => (stdout += d.toString()));
-    c.stderr!.on("data", (d: Buffer) => (stderr += d.toString()));
-    c.on("error", (e) => (stderr += `spawn error: ${e.message}`));
-    c.on("close", (status) => {
-      clearTimeout(timer);
-      resolve({ status, stdout, stderr });
-    });
-  });
+  return spawnCapture(cmd, args, { ...opts, timeoutMs: opts.timeoutMs ?? 15_000 });
 }
 
 function missing(): string | false {

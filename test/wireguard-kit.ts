@@ -18,7 +18,7 @@
  * - {@link netemUnavailable}, {@link hostAddress}, {@link gcNow}.
  */
 import assert from "node:assert/strict";
-import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { execFileSync, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { createSocket, type RemoteInfo } from "node:dgram";
 import { readdirSync, writeFileSync } from "node:fs";
@@ -31,6 +31,7 @@ import { startGateway, type RunningGateway } from "../src/gateway/gateway.js";
 import { createLogger } from "../src/gateway/log.js";
 import { adminToken } from "../src/testing/admin-token.js";
 import { freePort } from "../src/testing/net.js";
+import { spawnCapture } from "../src/testing/spawn.js";
 import { createTunnelNs, type TunnelNs } from "../src/device/netns.js";
 import { requireActive } from "../src/device/state.js";
 import { have, wgClientUnavailable } from "../src/device/wg-go.js";
@@ -44,23 +45,15 @@ export interface Ran {
 }
 
 /** Runs `clawpatrol <args>` as a child process (SIGKILLed after `timeoutMs`, default 40 s). */
-export function cli(args: string[], opts: { timeoutMs?: number; onStart?: (c: ChildProcess) => void; onStdout?: (s: string) => void } = {}): Promise<Ran> {
-  return new Promise((resolve) => {
-    const c = spawn(process.execPath, [BIN, ...args], { stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    const t = setTimeout(() => c.kill("SIGKILL"), opts.timeoutMs ?? 40_000);
-    c.stdout.on("data", (d: Buffer) => {
-      stdout += d.toString();
-      opts.onStdout?.(stdout);
-    });
-    c.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-    c.on("close", (code) => {
-      clearTimeout(t);
-      resolve({ code, stdout, stderr });
-    });
-    opts.onStart?.(c);
+export async function cli(args: string[], opts: { timeoutMs?: number; onStart?: (c: ChildProcess) => void; onStdout?: (s: string) => void } = {}): Promise<Ran> {
+  let all = "";
+  const r = await spawnCapture(process.execPath, [BIN, ...args], {
+    timeoutMs: opts.timeoutMs ?? 40_000,
+    ...(opts.onStart ? { onSpawn: opts.onStart } : {}),
+    // Callers watch for a line in everything printed so far (the enrollment code).
+    onStdout: (chunk) => opts.onStdout?.((all += chunk)),
   });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
 /** This host's first non-loopback IPv4 address: reachable from outside a namespace only through the tunnel. */
@@ -226,25 +219,15 @@ export async function openTunnel(deviceDir: string, o: { endpoint?: string; hand
   }
   return {
     ns,
-    exec(cmd, args, eo = {}) {
-      return new Promise((resolve) => {
-        const t0 = performance.now();
-        const c = spawn("ip", ["netns", "exec", ns.name, cmd, ...args], { stdio: ["pipe", "pipe", "pipe"], env: eo.env ?? process.env });
-        let stdout = "";
-        let stderr = "";
-        const t = setTimeout(() => c.kill("SIGKILL"), eo.timeoutMs ?? 60_000);
-        c.stdout!.on("data", (d: Buffer) => {
-          stdout += d.toString();
-          eo.onStdout?.(stdout);
-        });
-        c.stderr!.on("data", (d: Buffer) => (stderr += d.toString()));
-        c.on("error", (e) => (stderr += e.message));
-        c.on("close", (code) => {
-          clearTimeout(t);
-          resolve({ code, stdout, stderr, ms: performance.now() - t0 });
-        });
-        eo.onStart?.(c);
+    async exec(cmd, args, eo = {}) {
+      let all = "";
+      const r = await spawnCapture("ip", ["netns", "exec", ns.name, cmd, ...args], {
+        env: eo.env ?? process.env,
+        timeoutMs: eo.timeoutMs ?? 60_000,
+        ...(eo.onStart ? { onSpawn: eo.onStart } : {}),
+        onStdout: (chunk) => eo.onStdout?.((all += chunk)),
       });
+      return { code: r.status, stdout: r.stdout, stderr: r.stderr, ms: r.ms };
     },
     async close() {
       await ns.cleanup();

@@ -6,7 +6,7 @@
  */
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
+import { spawnCapture } from "./spawn.js";
 import { randomBytes } from "node:crypto";
 import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -19,22 +19,7 @@ interface Ran {
 }
 
 function run(cmd: string, args: string[], env: NodeJS.ProcessEnv, timeoutMs = 30_000): Promise<Ran> {
-  return new Promise((resolve) => {
-    const c = spawn(cmd, args, { env, stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    const timer = setTimeout(() => c.kill("SIGKILL"), timeoutMs);
-    c.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-    c.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-    c.once("error", (e) => {
-      clearTimeout(timer);
-      resolve({ status: -1, stdout, stderr: stderr + String(e) });
-    });
-    c.once("close", (status) => {
-      clearTimeout(timer);
-      resolve({ status, stdout, stderr });
-    });
-  });
+  return spawnCapture(cmd, args, { env, timeoutMs });
 }
 
 const pw = () => randomBytes(12).toString("hex");
