@@ -12,6 +12,7 @@ export const publicRoutes: HandlerTable = {
   },
   "GET /info": ({ res, deps }) => {
     const wg = deps.wireguard;
+    const hostKeys = deps.sshHostKeys?.() ?? [];
     const body = {
       product: "clawpatrol",
       ca: { fingerprint_sha256: deps.ca.fingerprint256, subject: deps.ca.subject, url: "/ca.crt" },
@@ -29,13 +30,9 @@ export const publicRoutes: HandlerTable = {
             },
           }
         : {}),
-      ...(deps.sshHostKeys && deps.sshHostKeys().length > 0
-        ? {
-            // Public halves only: what an agent's known_hosts needs to pin each SSH endpoint.
-            ssh: {
-              host_keys: deps.sshHostKeys().map((k) => ({ endpoint: k.endpoint, hosts: k.hosts, public_key: k.publicKey, fingerprint: k.fingerprint })),
-            },
-          }
+      // Public halves only: what an agent's known_hosts needs to pin each SSH endpoint.
+      ...(hostKeys.length > 0
+        ? { ssh: { host_keys: hostKeys.map((k) => ({ endpoint: k.endpoint, hosts: k.hosts, public_key: k.publicKey, fingerprint: k.fingerprint })) } }
         : {}),
     };
     res.writeHead(200, { "content-type": "application/json" });
