@@ -18,6 +18,8 @@
  */
 import { randomUUID } from "node:crypto";
 import type { ApproverDecl, Defaults } from "../config/model.js";
+import type { CompiledPolicy } from "../policy/compiled.js";
+import type { Decision } from "../policy/decide.js";
 
 export type StageKind = "human" | "llm";
 
@@ -300,4 +302,51 @@ export function stagesFor(approvers: readonly ApproverDecl[], defaults: Defaults
       failMode: "closed",
     };
   });
+}
+
+/** What a protocol runtime shows approvers about a parked request (the rule and its reason come from the decision). */
+export type ApprovalRequest = Omit<ApprovalSubject, "rule" | "reason">;
+
+/** How a decision's approval chain ended. */
+export interface ChainOutcome {
+  allow: boolean;
+  /** The chain's reason (the approvers' words, or why it failed). */
+  reason: string;
+  decisions: StageDecision[];
+  /** The client went away before a final allow. */
+  cancelled: boolean;
+  /** The chain could not run at all (unresolvable approvers, engine error). */
+  failClosed: boolean;
+}
+
+/**
+ * Runs the approver chain of the rule behind an `approve` decision — the
+ * one path every protocol runtime uses, so all of them fail the same way:
+ * an approver list that does not match the decision, an engine error or a
+ * lost client is a deny; only an explicit allow lets the request through.
+ */
+export async function runApprovalChain(
+  engine: { run(subject: ApprovalSubject, chain: readonly ApproverStage[], signal: AbortSignal): Promise<ApprovalOutcome> },
+  policy: CompiledPolicy,
+  decision: Decision,
+  request: ApprovalRequest,
+  signal: AbortSignal,
+): Promise<ChainOutcome> {
+  const rule = policy.config.rules.find((r) => r.name === decision.rule);
+  const decls = rule?.approve ?? [];
+  if (decls.length === 0 || decls.length !== (decision.approvers?.length ?? 0)) {
+    return { allow: false, reason: "approval chain could not be resolved; failing closed", decisions: [], cancelled: false, failClosed: true };
+  }
+  const subject: ApprovalSubject = {
+    ...request,
+    rule: decision.rule ?? "",
+    ...(decision.reason !== undefined ? { reason: decision.reason } : {}),
+  };
+  try {
+    const out = await engine.run(subject, stagesFor(decls, policy.defaults), signal);
+    const cancelled = out.cancelled === true || signal.aborted;
+    return { allow: out.verdict === "allow" && !cancelled, reason: out.reason, decisions: out.decisions, cancelled, failClosed: false };
+  } catch {
+    return { allow: false, reason: "approval failed; failing closed", decisions: [], cancelled: signal.aborted, failClosed: true };
+  }
 }

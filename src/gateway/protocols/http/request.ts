@@ -9,7 +9,7 @@ import type { Action } from "../../../policy/action.js";
 import { decide, type Decision } from "../../../policy/decide.js";
 import { buildHttpFacets, splitTarget } from "../../../policy/facets/http.js";
 import { buildK8sFacets } from "../../../policy/facets/k8s.js";
-import { stagesFor, type StageDecision } from "../../approvals.js";
+import { runApprovalChain, type StageDecision } from "../../approvals.js";
 import type { Flow } from "../../flow.js";
 import { AuditFlags, auditFacets, type ExchangeState } from "./audit.js";
 import { changedHeaders, dispatchTexts, headerValue, outboundHeaders, pairsOf, setHeader, type HeaderPairs } from "./headers.js";
@@ -171,28 +171,20 @@ export async function settle<E extends InterceptEndpoint>(deps: HttpInterceptDep
     case "approve":
       break;
   }
-  const rule = policy.config.rules.find((r) => r.name === decision.rule);
-  const decls = rule?.approve ?? [];
-  if (decls.length === 0 || decls.length !== (decision.approvers?.length ?? 0)) {
-    return { allow: false, decision, reason: "approval chain could not be resolved; failing closed", approvals: [], cancelled: false };
-  }
-  const subject = {
-    endpoint: ctx.endpoint.key,
-    rule: decision.rule ?? "",
-    ...(decision.reason !== undefined ? { reason: decision.reason } : {}),
-    device: ctx.flow.device,
-    profile: ctx.flow.profile,
-    summary: summaryOf(action),
-    facets: auditFacets(action, new Set()),
-  };
-  const signal = abortSignal();
-  try {
-    const out = await deps.approvals.run(subject, stagesFor(decls, policy.defaults), signal);
-    const cancelled = out.cancelled === true || signal.aborted;
-    return { allow: out.verdict === "allow" && !cancelled, decision, reason: out.reason, approvals: out.decisions, cancelled };
-  } catch {
-    return { allow: false, decision, reason: "approval failed; failing closed", approvals: [], cancelled: signal.aborted };
-  }
+  const out = await runApprovalChain(
+    deps.approvals,
+    policy,
+    decision,
+    {
+      endpoint: ctx.endpoint.key,
+      device: ctx.flow.device,
+      profile: ctx.flow.profile,
+      summary: summaryOf(action),
+      facets: auditFacets(action, new Set()),
+    },
+    abortSignal(),
+  );
+  return { allow: out.allow, decision, reason: out.reason, approvals: out.decisions, cancelled: out.cancelled };
 }
 
 function summaryOf(action: Action): string {

@@ -13,7 +13,7 @@ import type { CompiledEndpoint, CompiledPolicy } from "../../../policy/compiled.
 import { decide, type Decision } from "../../../policy/decide.js";
 import { combineStatementDecisions, statementViews, UNPARSEABLE_FIELDS, type StatementView } from "../../../policy/query.js";
 import { analyzeSql, type SqlAnalysis } from "../../../policy/sql/analyze.js";
-import { stagesFor, type ApprovalOutcome, type ApprovalSubject, type ApproverStage, type StageDecision } from "../../approvals.js";
+import { runApprovalChain, type ChainOutcome, type ApprovalOutcome, type ApprovalSubject, type ApproverStage, type StageDecision } from "../../approvals.js";
 
 /** Who is asking, fixed for a session. */
 export interface GateSession {
@@ -206,33 +206,19 @@ export async function gateQuery(text: string, truncated: boolean, s: GateSession
   return "pending" in v ? awaitApprovals(v.pending, s, deps, signal) : v;
 }
 
-async function approve(
-  st: GatedStatement,
-  s: GateSession,
-  deps: GateDeps,
-  signal: AbortSignal,
-): Promise<{ allow: boolean; reason: string; decisions: StageDecision[]; cancelled: boolean }> {
-  const policy = deps.policy();
-  const rule = policy.config.rules.find((r) => r.name === st.decision.rule);
-  const decls = rule?.approve ?? [];
-  if (decls.length === 0 || decls.length !== (st.decision.approvers?.length ?? 0)) {
-    return { allow: false, reason: "approval chain could not be resolved; failing closed", decisions: [], cancelled: false };
-  }
+function approve(st: GatedStatement, s: GateSession, deps: GateDeps, signal: AbortSignal): Promise<ChainOutcome> {
   const sql = st.action.family === "sql" ? st.action.sql : undefined;
-  const subject: ApprovalSubject = {
-    endpoint: s.endpoint.key,
-    rule: st.decision.rule ?? "",
-    ...(st.decision.reason !== undefined ? { reason: st.decision.reason } : {}),
-    device: s.device,
-    profile: s.profile,
-    summary: sql ? sql.statement.slice(0, 200) : "",
-    facets: sql ? { sql: { ...sql, statement: sql.statement.slice(0, 4096) } } : {},
-  };
-  try {
-    const out = await deps.approvals.run(subject, stagesFor(decls, policy.defaults), signal);
-    const cancelled = out.cancelled === true || signal.aborted;
-    return { allow: out.verdict === "allow" && !cancelled, reason: out.reason, decisions: out.decisions, cancelled };
-  } catch {
-    return { allow: false, reason: "approval failed; failing closed", decisions: [], cancelled: signal.aborted };
-  }
+  return runApprovalChain(
+    deps.approvals,
+    deps.policy(),
+    st.decision,
+    {
+      endpoint: s.endpoint.key,
+      device: s.device,
+      profile: s.profile,
+      summary: sql ? sql.statement.slice(0, 200) : "",
+      facets: sql ? { sql: { ...sql, statement: sql.statement.slice(0, 4096) } } : {},
+    },
+    signal,
+  );
 }

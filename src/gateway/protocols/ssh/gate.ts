@@ -12,7 +12,7 @@ import type { Action, SshFacets, UnknownFacet } from "../../../policy/action.js"
 import type { CompiledEndpoint } from "../../../policy/compiled.js";
 import { decide, type Decision } from "../../../policy/decide.js";
 import { sshFacets } from "../../../policy/facets/ssh.js";
-import { stagesFor, type StageDecision } from "../../approvals.js";
+import { runApprovalChain, type StageDecision } from "../../approvals.js";
 import type { Flow } from "../../flow.js";
 import type { SshInterceptDeps } from "./ports.js";
 
@@ -131,26 +131,19 @@ export async function settleSsh(deps: SshInterceptDeps, ctx: GateContext, action
     case "approve":
       break;
   }
-  const rule = policy.config.rules.find((r) => r.name === decision.rule);
-  const decls = rule?.approve ?? [];
-  if (decls.length === 0 || decls.length !== (decision.approvers?.length ?? 0)) {
-    return { ...base, allow: false, reason: "approval chain could not be resolved; failing closed", failClosed: true };
-  }
-  const subject = {
-    endpoint: ctx.endpoint.key,
-    rule: decision.rule ?? "",
-    ...(decision.reason !== undefined ? { reason: decision.reason } : {}),
-    device: ctx.flow.device,
-    profile: ctx.flow.profile,
-    summary: action.family === "ssh" ? summaryOf(action.ssh) : "ssh",
-    facets: auditFacets(action),
-  };
-  try {
-    const out = await deps.approvals.run(subject, stagesFor(decls, policy.defaults), signal);
-    const cancelled = out.cancelled === true || signal.aborted;
-    const allow = out.verdict === "allow" && !cancelled;
-    return { ...base, allow, reason: allow ? "" : out.reason || "approval denied", approvals: out.decisions, cancelled };
-  } catch {
-    return { ...base, allow: false, reason: "approval failed; failing closed", cancelled: signal.aborted, failClosed: true };
-  }
+  const out = await runApprovalChain(
+    deps.approvals,
+    policy,
+    decision,
+    {
+      endpoint: ctx.endpoint.key,
+      device: ctx.flow.device,
+      profile: ctx.flow.profile,
+      summary: action.family === "ssh" ? summaryOf(action.ssh) : "ssh",
+      facets: auditFacets(action),
+    },
+    signal,
+  );
+  if (out.failClosed) return { ...base, allow: false, reason: out.reason, cancelled: out.cancelled, failClosed: true };
+  return { ...base, allow: out.allow, reason: out.allow ? "" : out.reason || "approval denied", approvals: out.decisions, cancelled: out.cancelled };
 }
