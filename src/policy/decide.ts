@@ -64,6 +64,11 @@ export function failClosedReason(rule: string, cause: UnknownCause | "error"): s
   return `rule "${rule}" could not be evaluated against this request (${CAUSE_TEXT[cause]}); failing closed`;
 }
 
+/** What the agent is told on a deny: the rule's reason, else which rule, else the policy. */
+export function denyReason(d: Pick<Decision, "reason" | "rule">): string {
+  return d.reason ?? (d.rule ? `denied by rule "${d.rule}"` : "denied by policy");
+}
+
 export const TRUNCATED_APPROVAL_REASON = "approval required but request was truncated by inspection buffer";
 
 function findEndpoint(policy: CompiledPolicy, ref: string): CompiledEndpoint | undefined {

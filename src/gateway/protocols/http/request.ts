@@ -6,7 +6,7 @@
 import type { IncomingMessage } from "node:http";
 import { performance } from "node:perf_hooks";
 import type { Action } from "../../../policy/action.js";
-import { decide, type Decision } from "../../../policy/decide.js";
+import { decide, denyReason, type Decision } from "../../../policy/decide.js";
 import { buildHttpFacets, splitTarget } from "../../../policy/facets/http.js";
 import { buildK8sFacets } from "../../../policy/facets/k8s.js";
 import { runApprovalChain, type StageDecision } from "../../approvals.js";
@@ -160,12 +160,11 @@ export async function settle<E extends InterceptEndpoint>(deps: HttpInterceptDep
   if (decision.failClosed) {
     deps.log.info("rule failed closed", { flow: ctx.flow.id, rule: decision.rule, cause: decision.failClosed.cause, detail: decision.failClosed.detail });
   }
-  const reasonOf = (d: Decision) => d.reason ?? (d.rule ? `denied by rule "${d.rule}"` : "denied by policy");
   switch (decision.verdict) {
     case "allow":
       return { allow: true, decision, reason: decision.reason ?? "", approvals: [], cancelled: false };
     case "deny":
-      return { allow: false, decision, reason: reasonOf(decision), approvals: [], cancelled: false };
+      return { allow: false, decision, reason: denyReason(decision), approvals: [], cancelled: false };
     case "passthrough":
       return { allow: false, decision, reason: decision.problem?.message ?? "no endpoint claims this request", approvals: [], cancelled: false };
     case "approve":

@@ -10,7 +10,7 @@
  */
 import type { Action, UnknownFacet } from "../../../policy/action.js";
 import type { CompiledEndpoint, CompiledPolicy } from "../../../policy/compiled.js";
-import { decide, type Decision } from "../../../policy/decide.js";
+import { decide, denyReason, type Decision } from "../../../policy/decide.js";
 import { combineStatementDecisions, statementViews, UNPARSEABLE_FIELDS, type StatementView } from "../../../policy/query.js";
 import { analyzeSql, type SqlAnalysis } from "../../../policy/sql/analyze.js";
 import { runApprovalChain, type ChainOutcome, type ApprovalOutcome, type ApprovalSubject, type ApproverStage, type StageDecision } from "../../approvals.js";
@@ -152,7 +152,6 @@ function actionOf(view: StatementView, s: GateSession): Action {
   return action;
 }
 
-const reasonOf = (d: Decision) => d.reason ?? (d.rule ? `denied by rule "${d.rule}"` : "denied by policy");
 
 /**
  * Decides a query without waiting: the final verdict, or — when some
@@ -180,7 +179,7 @@ export function decideQuery(text: string, truncated: boolean, s: GateSession, de
     case "allow":
       return { ...base, allow: true, reason: "" };
     case "deny":
-      return { ...base, allow: false, reason: reasonOf(decision) };
+      return { ...base, allow: false, reason: denyReason(decision) };
     case "passthrough":
       return { ...base, allow: false, reason: decision.problem?.message ?? "no endpoint claims this request" };
     case "approve":
