@@ -7,6 +7,7 @@
  * knows the secrets nor could tell a redacted body from a raw one.
  */
 import type { Database, Statement } from "better-sqlite3";
+import { bindable, encodeAction, FULL_INSERT_SQL, LEAN_INSERT_SQL, LEAN_WIDTH, type ActionColumns } from "./action-columns.js";
 
 /** What the gateway did with an action. */
 export type Verdict = "allow" | "deny" | "approve" | "passthrough" | "error";
@@ -161,12 +162,6 @@ const SUMMARY_COLUMNS =
   "approvals, facets, summary, status, latency_ms, bytes_in, bytes_out, flags";
 const ALL_COLUMNS = `${SUMMARY_COLUMNS}, req_headers, req_body, resp_headers, resp_body`;
 
-type InsertParams = [
-  number, string, string, string, string, string, string, string, string, string, string,
-  string, string, string, number | null, number | null, number, number,
-  string | null, string | Buffer | null, string | null, string | Buffer | null, string,
-];
-
 interface DbRow {
   id: number;
   time: number;
@@ -196,29 +191,26 @@ interface DbRow {
 
 /** Read/write access to the `actions` table. */
 export class ActionsRepo {
-  private readonly insertStmt: Statement<InsertParams>;
+  private readonly leanInsert: Statement<unknown[]>;
+  private readonly fullInsert: Statement<unknown[]>;
   private readonly getStmt: Statement<[number], DbRow>;
   private readonly deleteAllStmt: Statement<[number]>;
   private readonly deleteEndpointStmt: Statement<[string, number]>;
-  private readonly insertManyTx: (rows: readonly NewAction[]) => number[];
+  private readonly insertTx: (rows: readonly ActionColumns[]) => number[];
   private readonly listCache = new Map<string, Statement<unknown[], DbRow>>();
 
   constructor(private readonly db: Database) {
-    this.insertStmt = db.prepare(
-      "INSERT INTO actions (time, device, profile, transport, endpoint, family, host, credential, rule, verdict, " +
-        "reason, approvals, facets, summary, status, latency_ms, bytes_in, bytes_out, " +
-        "req_headers, req_body, resp_headers, resp_body, flags) " +
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-    );
+    this.leanInsert = db.prepare(LEAN_INSERT_SQL);
+    this.fullInsert = db.prepare(FULL_INSERT_SQL);
     this.getStmt = db.prepare(`SELECT ${ALL_COLUMNS} FROM actions WHERE id = ?`);
     this.deleteAllStmt = db.prepare("DELETE FROM actions WHERE time < ?");
     this.deleteEndpointStmt = db.prepare("DELETE FROM actions WHERE endpoint = ? AND time < ?");
-    this.insertManyTx = db.transaction((rows: readonly NewAction[]) => rows.map((r) => this.insertOne(r)));
+    this.insertTx = db.transaction((rows: readonly ActionColumns[]) => rows.map((r) => this.insertColumns(r)));
   }
 
   /** Records one action; returns its id. */
   insert(row: NewAction): number {
-    return this.insertOne(row);
+    return this.insertColumns(encodeAction(row));
   }
 
   /**
@@ -226,8 +218,13 @@ export class ActionsRepo {
    * row); returns the ids in order. All or nothing: a bad row rolls back the batch.
    */
   insertMany(rows: readonly NewAction[]): number[] {
+    return this.insertEncoded(rows.map(encodeAction));
+  }
+
+  /** {@link insertMany} for rows already encoded by `encodeAction` (the audit worker's path). */
+  insertEncoded(rows: readonly ActionColumns[]): number[] {
     if (rows.length === 0) return [];
-    return this.insertManyTx(rows);
+    return this.insertTx(rows);
   }
 
   /** One action in full, or undefined. */
@@ -286,35 +283,9 @@ export class ActionsRepo {
     }).immediate();
   }
 
-  private insertOne(r: NewAction): number {
-    if (!Number.isFinite(r.time)) throw new TypeError(`action time must be a finite number, got ${String(r.time)}`);
-    if (!VERDICTS.includes(r.verdict)) throw new TypeError(`unknown action verdict ${JSON.stringify(r.verdict)}`);
-    const info = this.insertStmt.run(
-      Math.trunc(r.time),
-      r.device ?? "",
-      r.profile ?? "",
-      r.transport ?? "",
-      r.endpoint ?? "",
-      r.family ?? "",
-      r.host ?? "",
-      r.credential ?? "",
-      r.rule ?? "",
-      r.verdict,
-      r.reason ?? "",
-      toJson(r.approvals ?? []),
-      toJson(r.facets ?? {}),
-      r.summary ?? "",
-      optionalInt(r.status),
-      r.latencyMs === undefined || r.latencyMs === null || !Number.isFinite(r.latencyMs) ? null : r.latencyMs,
-      count(r.bytesIn),
-      count(r.bytesOut),
-      r.reqHeaders == null ? null : toJson(r.reqHeaders),
-      toBody(r.reqBody),
-      r.respHeaders == null ? null : toJson(r.respHeaders),
-      toBody(r.respBody),
-      toJson(r.flags ?? []),
-    );
-    return Number(info.lastInsertRowid);
+  private insertColumns(cols: ActionColumns): number {
+    const stmt = cols.length === LEAN_WIDTH ? this.leanInsert : this.fullInsert;
+    return Number(stmt.run(bindable(cols)).lastInsertRowid);
   }
 
   private listStatement(sql: string): Statement<unknown[], DbRow> {
@@ -377,38 +348,14 @@ function requireInt(v: number, what: string): number {
   return Math.trunc(v);
 }
 
-function optionalInt(v: number | null | undefined): number | null {
-  return v === undefined || v === null || !Number.isFinite(v) ? null : Math.trunc(v);
-}
 
-/** Byte counters: anything not a sane count becomes 0 rather than failing the audit write. */
-function count(v: number | undefined): number {
-  return v !== undefined && Number.isFinite(v) && v > 0 ? Math.trunc(v) : 0;
-}
 
 /** `%`, `_` and `\` in user text match themselves, not as wildcards. */
 function escapeLike(s: string): string {
   return s.replace(/[\\%_]/g, (c) => `\\${c}`);
 }
 
-/** JSON that tolerates BigInt (CEL ints) instead of throwing mid-request. */
-function toJson(v: unknown): string {
-  // The replacer costs a call per key; only values holding a BigInt (CEL ints) need it.
-  try {
-    return JSON.stringify(v);
-  } catch (e) {
-    if (!(e instanceof TypeError)) throw e;
-    return JSON.stringify(v, (_k, x: unknown) =>
-      typeof x === "bigint" ? (Number.isSafeInteger(Number(x)) ? Number(x) : x.toString()) : x,
-    );
-  }
-}
 
-function toBody(b: SampledBody | null | undefined): string | Buffer | null {
-  if (b === undefined || b === null) return null;
-  if (typeof b === "string" || Buffer.isBuffer(b)) return b;
-  return Buffer.from(b.buffer, b.byteOffset, b.byteLength);
-}
 
 function parseJson<T>(s: string | null | undefined, fallback: T): T {
   if (s === null || s === undefined) return fallback;

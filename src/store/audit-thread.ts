@@ -5,7 +5,9 @@
  * statement); inserting them on the data-plane thread costs ~10 µs a row and
  * blocks every connection for milliseconds per batch — longer when SQLite
  * checkpoints its WAL. Here the data plane only hands batches over; the
- * worker commits them and answers with the row ids.
+ * worker commits them and answers with the row ids. Rows cross the thread
+ * boundary already encoded as flat column tuples (./action-columns.ts): a
+ * structured clone of nested facet objects cost more than the insert.
  *
  * `drainSync()` blocks until everything handed over is committed and its
  * callbacks have run (shutdown, and readers that need the rows now): the
@@ -15,6 +17,7 @@
  */
 import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from "node:worker_threads";
 import type { NewAction } from "./actions.js";
+import { encodeAction, type ActionColumns } from "./action-columns.js";
 
 type Done = (result: { ids: number[] } | { error: Error }) => void;
 
@@ -61,9 +64,15 @@ export class ThreadedAuditSink {
   /** Hands a batch over; `done` runs with its ids once committed (or with the error). */
   submit(rows: readonly NewAction[], done: Done): void {
     if (this.#dead) return this.#inThread(rows, done);
+    let encoded: ActionColumns[];
+    try {
+      encoded = rows.map(encodeAction);
+    } catch (e) {
+      return done({ error: e as Error });
+    }
     const seq = ++this.#submitted;
     this.#pending.set(seq, { rows, done });
-    this.#port.postMessage({ seq, rows });
+    this.#port.postMessage({ seq, rows: encoded });
   }
 
   /** Blocks until every submitted batch is committed and its callback has run. */

@@ -24,6 +24,8 @@ export const PgAuditFlags = {
   incomplete: "incomplete",
 } as const;
 
+const NONE: readonly never[] = Object.freeze([]);
+
 /** One statement on its way; becomes one audit row when it ends. */
 export class StatementAudit {
   readonly time = Date.now();
@@ -31,39 +33,54 @@ export class StatementAudit {
   tag: string | undefined;
   errorCode: string | undefined;
   #done = false;
+  /** Created on the first flag: most statements have none. */
+  #flags: string[] | undefined;
 
   constructor(
     readonly st: GatedStatement,
     readonly verdict: "allow" | "deny",
     readonly reason: string,
     readonly approvals: readonly StageDecision[],
-    readonly flags: Set<string>,
-  ) {}
+    flags?: readonly string[],
+  ) {
+    if (flags !== undefined && flags.length > 0) this.#flags = [...flags];
+  }
 
   get done(): boolean {
     return this.#done;
+  }
+
+  get flags(): readonly string[] {
+    return this.#flags ?? NONE;
+  }
+
+  addFlag(flag: string): void {
+    const flags = (this.#flags ??= []);
+    if (!flags.includes(flag)) flags.push(flag);
   }
 
   /** Marks the statement finished and returns its row (once; later calls return undefined). */
   finish(s: GateSession, sampleBytes: number, extraFlag?: string): NewAction | undefined {
     if (this.#done) return undefined;
     this.#done = true;
-    if (extraFlag) this.flags.add(extraFlag);
+    if (extraFlag) this.addFlag(extraFlag);
     const a = this.st.action;
     const sql = a.family === "sql" ? a.sql : undefined;
     const statement = sql ? sample(sql.statement, sampleBytes) : "";
     const d = this.st.decision;
-    if (d.failClosed) this.flags.add(PgAuditFlags.failClosed);
-    if (a.unknown?.length) this.flags.add(PgAuditFlags.facetsUnknown);
-    const facets: Record<string, unknown> = {
-      sql: sql ? { ...sql, statement } : {},
-      ...(a.unknown?.length ? { unknown: a.unknown.map((u) => ({ ...u })) } : {}),
-      ...(a.opClass ? { op: { class: a.opClass } } : {}),
-      result: {
-        ...(this.tag !== undefined ? { tag: this.tag, rows: rowsOfTag(this.tag) } : {}),
-        ...(this.errorCode !== undefined ? { error_code: this.errorCode } : {}),
-      },
-    };
+    if (d.failClosed) this.addFlag(PgAuditFlags.failClosed);
+    if (a.unknown?.length) this.addFlag(PgAuditFlags.facetsUnknown);
+    // Built key by key (no spreads): this runs once per statement on the data-plane thread.
+    const facets: Record<string, unknown> = { sql: sql ? (statement === sql.statement ? sql : { ...sql, statement }) : {} };
+    if (a.unknown?.length) facets["unknown"] = a.unknown.map((u) => ({ ...u }));
+    if (a.opClass) facets["op"] = { class: a.opClass };
+    const result: Record<string, unknown> = {};
+    if (this.tag !== undefined) {
+      result["tag"] = this.tag;
+      result["rows"] = rowsOfTag(this.tag);
+    }
+    if (this.errorCode !== undefined) result["error_code"] = this.errorCode;
+    facets["result"] = result;
     return {
       time: this.time,
       device: s.device,
@@ -76,14 +93,14 @@ export class StatementAudit {
       rule: d.rule ?? "",
       verdict: this.verdict,
       reason: this.reason,
-      approvals: this.approvals.map((x) => ({ approver: x.stage, decision: x.verdict, by: x.by, at: x.at, ...(x.reason !== undefined ? { reason: x.reason } : {}) })),
+      approvals: this.approvals.length === 0 ? NONE : this.approvals.map((x) => ({ approver: x.stage, decision: x.verdict, by: x.by, at: x.at, ...(x.reason !== undefined ? { reason: x.reason } : {}) })),
       facets,
       summary: sample(statement.replace(/\s+/g, " ").trim(), 200),
       status: null,
       latencyMs: this.verdict === "allow" ? Math.round((performance.now() - this.#t0) * 1000) / 1000 : null,
       bytesIn: sql ? Buffer.byteLength(sql.statement) : 0,
       bytesOut: 0,
-      flags: [...this.flags],
+      flags: this.#flags ? [...this.#flags] : NONE,
     };
   }
 }

@@ -85,13 +85,27 @@ function remember<V>(cache: Map<string, V>, key: string, value: V): void {
  * with one shape share an analysis.
  */
 export function numberShape(text: string): string | undefined {
-  if (/['"$\\]|--|\/\*|[^\x00-\x7f]/.test(text)) return undefined;
-  let changed = false;
-  const shape = text.replace(/(?<![A-Za-z0-9_])[0-9]+/g, (digits) => {
-    changed = true;
-    return "0".repeat(digits.length);
-  });
-  return changed ? shape : undefined;
+  let out = "";
+  let from = 0;
+  let prevWord = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    // Quotes, dollar quoting, backslashes, comments and non-ASCII could hide a digit that matters.
+    if (c === 39 || c === 34 || c === 36 || c === 92 || c > 0x7f) return undefined;
+    if ((c === 45 && text.charCodeAt(i + 1) === 45) || (c === 47 && text.charCodeAt(i + 1) === 42)) return undefined;
+    const digit = c >= 48 && c <= 57;
+    if (digit && !prevWord) {
+      let j = i + 1;
+      while (j < text.length && text.charCodeAt(j) >= 48 && text.charCodeAt(j) <= 57) j++;
+      out += text.slice(from, i) + "0".repeat(j - i);
+      from = j;
+      i = j - 1;
+      prevWord = true;
+      continue;
+    }
+    prevWord = digit || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 95;
+  }
+  return from === 0 ? undefined : out + text.slice(from);
 }
 
 /** The SQL analysis of `text`, from a cache when possible; statement texts are always `text`'s own. */
@@ -163,27 +177,29 @@ export function decideQuery(text: string, truncated: boolean, s: GateSession, de
   const policy = deps.policy();
   const now = deps.now();
   const { views } = viewsOf(text, truncated);
-  const statements = views.map((v) => {
-    const action = actionOf(v, s);
-    return { action, decision: decide(policy, action, { now, endpoint: s.endpoint.key }) };
-  });
-  const decision = combineStatementDecisions(statements.map((x) => x.decision));
-  const base = { decision, statements, approvals: [] as StageDecision[], cancelled: false };
-  if (!decision) return { ...base, allow: true, reason: "" };
-  for (const st of statements) {
-    if (st.decision.failClosed) {
-      deps.log.info("rule failed closed", { rule: st.decision.rule, cause: st.decision.failClosed.cause, detail: st.decision.failClosed.detail });
+  const statements: GatedStatement[] = [];
+  const decisions: Decision[] = [];
+  for (const view of views) {
+    const action = actionOf(view, s);
+    const decision = decide(policy, action, { now, endpoint: s.endpoint.key });
+    if (decision.failClosed) {
+      deps.log.info("rule failed closed", { rule: decision.rule, cause: decision.failClosed.cause, detail: decision.failClosed.detail });
     }
+    statements.push({ action, decision });
+    decisions.push(decision);
   }
+  const decision = combineStatementDecisions(decisions);
+  const verdict = (allow: boolean, reason: string): QueryVerdict => ({ allow, reason, decision, statements, approvals: [], cancelled: false });
+  if (!decision) return verdict(true, "");
   switch (decision.verdict) {
     case "allow":
-      return { ...base, allow: true, reason: "" };
+      return verdict(true, "");
     case "deny":
-      return { ...base, allow: false, reason: denyReason(decision) };
+      return verdict(false, denyReason(decision));
     case "passthrough":
-      return { ...base, allow: false, reason: decision.problem?.message ?? "no endpoint claims this request" };
+      return verdict(false, decision.problem?.message ?? "no endpoint claims this request");
     case "approve":
-      return { pending: { ...base, allow: false, reason: "" } };
+      return { pending: verdict(false, "") };
   }
 }
 

@@ -59,6 +59,9 @@ export interface UpstreamEffect<T> {
   release: Buffer[];
 }
 
+/** The effect of a frame that ended nothing (shared; callers only read it). */
+const NO_EFFECT: UpstreamEffect<never> = Object.freeze({ skipped: Object.freeze([]) as never[], release: Object.freeze([]) as never[] });
+
 export class ResponseQueue<T = unknown> {
   readonly #q: Entry<T>[] = [];
   #status: TxStatus;
@@ -118,10 +121,11 @@ export class ResponseQueue<T = unknown> {
 
   /** Feeds one upstream frame type (after the frame itself was written to the agent). */
   onUpstream(type: string, firstBodyByte: number | undefined): UpstreamEffect<T> {
-    const effect: UpstreamEffect<T> = { skipped: [], release: [] };
     if (type === "Z" && firstBodyByte !== undefined) this.#status = String.fromCharCode(firstBodyByte) as TxStatus;
     const head = this.#q[0];
-    if (!head || head.kind !== "forwarded") return effect;
+    // Most frames (rows, descriptions) end nothing: no allocation for them.
+    if (!head || head.kind !== "forwarded") return NO_EFFECT;
+    const effect: UpstreamEffect<T> = { skipped: [], release: [] };
     if (type === "E") {
       // A simple query's error is followed by its ReadyForQuery, which ends it.
       if (!EXTENDED.has(head.type)) return effect;
@@ -141,8 +145,8 @@ export class ResponseQueue<T = unknown> {
         effect.skipped.push(...this.#skipEnd.skipped);
         this.#skipEnd = undefined;
       }
-    } else return effect;
-    effect.release = this.#releaseOwed();
+    } else return NO_EFFECT;
+    if (this.#q[0]?.kind === "owed") effect.release = this.#releaseOwed();
     return effect;
   }
 

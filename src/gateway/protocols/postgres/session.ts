@@ -260,14 +260,11 @@ export class PgSession {
   /** Forwards an allowed statement, or answers a denied one; audits either way. */
   #apply(f: Frame, kind: "Q" | "P", truncated: boolean, verdict: QueryVerdict): boolean {
     if (this.#closed) return false;
-    const flags = (): Set<string> => {
-      const s = new Set<string>();
-      if (truncated) s.add(PgAuditFlags.inspectionTruncated);
-      if (verdict.cancelled) s.add(PgAuditFlags.approvalCancelled);
-      return s;
-    };
+    const flags: string[] = [];
+    if (truncated) flags.push(PgAuditFlags.inspectionTruncated);
+    if (verdict.cancelled) flags.push(PgAuditFlags.approvalCancelled);
     if (verdict.allow) {
-      const audits = verdict.statements.map((st) => new StatementAudit(st, "allow", "", verdict.approvals, flags()));
+      const audits = verdict.statements.map((st) => new StatementAudit(st, "allow", "", verdict.approvals, flags));
       if (kind === "P") {
         this.#statements.set(parseStatementName(f.body), audits);
         this.#batch.push(...audits);
@@ -278,7 +275,7 @@ export class PgSession {
     for (const st of verdict.statements) {
       const own = st.decision === verdict.decision || st.decision.verdict === "deny";
       const reason = own ? verdict.reason : `another statement of the same query was denied: ${verdict.reason}`;
-      this.#emitAudit(new StatementAudit(st, "deny", reason, verdict.approvals, flags()).finish(this.#o.gate, this.#o.sampleBytes));
+      this.#emitAudit(new StatementAudit(st, "deny", reason, verdict.approvals, flags).finish(this.#o.gate, this.#o.sampleBytes));
     }
     this.#denyOwed(verdict.reason, kind === "Q");
     if (kind === "P") this.#discard = true;
@@ -363,7 +360,7 @@ export class PgSession {
         const a = head.type === "Q" ? data.audits[data.next] : data.audits[0];
         if (a) {
           a.errorCode = errorCode(body);
-          a.flags.add(PgAuditFlags.upstreamError);
+          a.addFlag(PgAuditFlags.upstreamError);
         }
       }
     }

@@ -8,6 +8,7 @@
  */
 import { connect as netConnect, type Socket } from "node:net";
 import { connect as tlsConnect, type ConnectionOptions, type TLSSocket } from "node:tls";
+import { connectFast } from "../../fast-socket.js";
 import { MessageStream } from "./conn.js";
 import { md5Password, SCRAM_SHA_256, ScramClient } from "./scram.js";
 import {
@@ -68,6 +69,8 @@ const MAX_AUTH_FRAME = 64 * 1024;
 
 /** Dials `target` and upgrades to TLS as `sslmode` says. */
 async function dial(target: UpstreamTarget): Promise<{ socket: Socket | TLSSocket; tls: boolean }> {
+  // Plain TCP for good: reads from a reused buffer, cheaper per statement (see ../../fast-socket.ts).
+  if (target.sslmode === "disable") return { socket: await connectFast(target.address, target.port, target.connectTimeoutMs), tls: false };
   const socket = await new Promise<Socket>((resolve, reject) => {
     const s = netConnect({ host: target.address, port: target.port });
     const t = setTimeout(() => s.destroy(new Error(`connect timed out after ${target.connectTimeoutMs} ms`)), target.connectTimeoutMs);
@@ -82,7 +85,6 @@ async function dial(target: UpstreamTarget): Promise<{ socket: Socket | TLSSocke
     });
   });
   socket.setNoDelay(true);
-  if (target.sslmode === "disable") return { socket, tls: false };
   socket.write(sslRequest());
   const answer = await readOneByte(socket, target.connectTimeoutMs);
   if (answer === "N") {
