@@ -67,7 +67,7 @@ export function encodeAction(r: NewAction): ActionColumns {
     r.verdict,
     r.reason ?? "",
     r.approvals === undefined || r.approvals.length === 0 ? EMPTY_JSON_ARRAY : toJson(r.approvals),
-    toJson(r.facets ?? {}),
+    r.facetsJson ?? toJson(r.facets ?? {}),
     r.summary ?? "",
     r.latencyMs === undefined || r.latencyMs === null || !Number.isFinite(r.latencyMs) ? null : r.latencyMs,
     count(r.bytesIn),

@@ -62,6 +62,13 @@ export interface NewAction {
   reason?: string;
   approvals?: readonly ApproverDecision[];
   facets?: Record<string, unknown>;
+  /**
+   * `facets` already serialized, exactly as `JSON.stringify(facets)` would:
+   * a data plane that writes thousands of rows a second can build it from
+   * cached pieces (see the Postgres runtime's audit). The store writes it
+   * verbatim; live subscribers still read `facets`.
+   */
+  facetsJson?: string;
   /** One line a human scans: `GET /repos/x`, the SQL statement, the ssh command. */
   summary?: string;
   /** Upstream (or synthesized) response status; null when there was none. */

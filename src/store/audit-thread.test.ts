@@ -26,6 +26,41 @@ describe("ThreadedAuditSink", () => {
     cleanup();
   });
 
+  it("rows cross the thread intact: binary bodies, headers, status, pre-serialized facets, and a bad row fails its batch here", async () => {
+    const { dir, cleanup } = tempDir();
+    const store = openStore(dir);
+    const sink = new ThreadedAuditSink(dir, (rows) => store.actions.insertMany(rows));
+    const full: NewAction = {
+      time: 1_700_000_000_000,
+      verdict: "allow",
+      status: 201,
+      reqHeaders: { "content-type": "application/json" },
+      reqBody: '{"a":1}',
+      respBody: new Uint8Array([0, 1, 2, 255]),
+      facets: { http: { method: "POST" } },
+      flags: ["resp_body_truncated"],
+    };
+    const lean: NewAction = { time: 1_700_000_000_001, verdict: "deny", facets: { sql: { verb: "x" } }, facetsJson: '{"sql":{"verb":"pre"}}' };
+    let ids: number[] = [];
+    sink.submit([full, lean], (r) => (ids = "ids" in r ? r.ids : []));
+    let failure: Error | undefined;
+    sink.submit([{ time: Number.NaN, verdict: "allow" }], (r) => (failure = "error" in r ? r.error : undefined));
+    sink.drainSync();
+    const a = store.actions.get(ids[0]!)!;
+    assert.equal(a.status, 201);
+    assert.deepEqual(a.reqHeaders, { "content-type": "application/json" });
+    assert.equal(a.reqBody, '{"a":1}');
+    assert.ok(Buffer.isBuffer(a.respBody) && a.respBody.equals(Buffer.from([0, 1, 2, 255])), "a binary body is stored as a BLOB");
+    assert.deepEqual(a.flags, ["resp_body_truncated"]);
+    const b = store.actions.get(ids[1]!)!;
+    assert.deepEqual(b.facets, { sql: { verb: "pre" } }, "facetsJson is stored verbatim");
+    assert.equal(b.status, null);
+    assert.match(failure?.message ?? "", /time must be a finite number/);
+    await sink.close();
+    store.close();
+    cleanup();
+  });
+
   it("after the worker is gone, batches are written on the calling thread", async () => {
     const { dir, cleanup } = tempDir();
     const store = openStore(dir);

@@ -81,6 +81,7 @@ export class StatementAudit {
     }
     if (this.errorCode !== undefined) result["error_code"] = this.errorCode;
     facets["result"] = result;
+    const facetsJson = a.unknown?.length || !sql ? undefined : sqlFacetsJson(sql, statement, a.opClass, result);
     return {
       time: this.time,
       device: s.device,
@@ -95,6 +96,7 @@ export class StatementAudit {
       reason: this.reason,
       approvals: this.approvals.length === 0 ? NONE : this.approvals.map((x) => ({ approver: x.stage, decision: x.verdict, by: x.by, at: x.at, ...(x.reason !== undefined ? { reason: x.reason } : {}) })),
       facets,
+      ...(facetsJson !== undefined ? { facetsJson } : {}),
       summary: sample(statement.replace(/\s+/g, " ").trim(), 200),
       status: null,
       latencyMs: this.verdict === "allow" ? Math.round((performance.now() - this.#t0) * 1000) / 1000 : null,
@@ -104,6 +106,30 @@ export class StatementAudit {
     };
   }
 }
+
+type SqlFacets = Extract<GatedStatement["action"], { family: "sql" }>["sql"];
+
+/**
+ * The JSON of a statement row's facets (`sql`, `op`, `result`, in that key
+ * order), equal to `JSON.stringify` of the facets object `finish` builds.
+ * The analysis part (verb, verbs, tables, functions) is the same for every
+ * statement of one shape — the analysis cache hands out the same arrays —
+ * so its JSON is built once per shape and only the statement text and the
+ * result are serialized per row.
+ */
+function sqlFacetsJson(sql: SqlFacets, statement: string, opClass: string | undefined, result: Record<string, unknown>): string {
+  let head = analysisJson.get(sql.verbs);
+  if (head === undefined || head.verb !== sql.verb || head.tables !== sql.tables || head.functions !== sql.functions) {
+    const json = JSON.stringify({ verb: sql.verb, verbs: sql.verbs, tables: sql.tables, functions: sql.functions });
+    head = { verb: sql.verb, tables: sql.tables, functions: sql.functions, json: json.slice(0, -1) };
+    analysisJson.set(sql.verbs, head);
+  }
+  const op = opClass ? `,"op":${JSON.stringify({ class: opClass })}` : "";
+  return `{"sql":${head.json},"statement":${JSON.stringify(statement)},"database":${JSON.stringify(sql.database)}}${op},"result":${JSON.stringify(result)}}`;
+}
+
+/** Per `verbs` array of an analysis: the JSON of the analysis fields, without its closing brace. */
+const analysisJson = new WeakMap<readonly string[], { verb: string; tables: readonly string[]; functions: readonly string[]; json: string }>();
 
 /** The first `max` bytes of `s`, on a character boundary. */
 function sample(s: string, max: number): string {

@@ -14,6 +14,24 @@ describe("statement analysis cache", () => {
     }
   });
 
+  it("the hand-written shape scan agrees with its regular-expression definition on random text", () => {
+    // The definition the scan implements: bail on anything a digit could hide in, else zero every free-standing number.
+    const byRegex = (text: string): string | undefined => {
+      if (/['"$\\]|--|\/\*|[^\x00-\x7f]/.test(text)) return undefined;
+      let changed = false;
+      const shape = text.replace(/(?<![A-Za-z0-9_])[0-9]+/g, (d) => ((changed = true), "0".repeat(d.length)));
+      return changed ? shape : undefined;
+    };
+    const alphabet = ["1", "23", "a", "_", " ", ".", "e", "Z", "-", "/", "*", "'", '"', "$", "\\", "(", ")", ",", "x9", "é", "\n"];
+    let seed = 7;
+    const rand = (n: number) => ((seed = (seed * 1103515245 + 12345) % 2 ** 31), seed % n);
+    for (let i = 0; i < 5000; i++) {
+      let t = "";
+      for (let k = rand(24); k > 0; k--) t += alphabet[rand(alphabet.length)];
+      assert.equal(numberShape(t), byRegex(t), JSON.stringify(t));
+    }
+  });
+
   it("a cached shape gives exactly what a fresh analysis gives, statement texts included", () => {
     const pairs = [
       ["select abalance from pgbench_accounts where aid = 1", "select abalance from pgbench_accounts where aid = 99999"],

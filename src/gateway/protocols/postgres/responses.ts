@@ -95,7 +95,7 @@ export class ResponseQueue<T = unknown> {
 
   /** Records a forwarded message whose answer upstream will send. */
   forwarded(type: string, data?: T): ForwardedEntry<T> {
-    const e: ForwardedEntry<T> = { kind: "forwarded", type, ...(data !== undefined ? { data } : {}) };
+    const e: ForwardedEntry<T> = data !== undefined ? { kind: "forwarded", type, data } : { kind: "forwarded", type };
     if (this.#skipping && type !== "S") {
       this.#skipping.push(e);
       return e;
