@@ -1,7 +1,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { openStore } from "./db.js";
-import { ThreadedAuditSink } from "./audit-thread.js";
+import { MAX_IN_FLIGHT, ThreadedAuditSink } from "./audit-thread.js";
 import { tempDir } from "./test-helpers.js";
 import type { NewAction } from "./actions.js";
 
@@ -56,6 +56,23 @@ describe("ThreadedAuditSink", () => {
     assert.deepEqual(b.facets, { sql: { verb: "pre" } }, "facetsJson is stored verbatim");
     assert.equal(b.status, null);
     assert.match(failure?.message ?? "", /time must be a finite number/);
+    await sink.close();
+    store.close();
+    cleanup();
+  });
+
+  it("bounds the backlog: a submitter that outruns the worker waits instead of queueing without limit", async () => {
+    const { dir, cleanup } = tempDir();
+    const store = openStore(dir);
+    const sink = new ThreadedAuditSink(dir, (rows) => store.actions.insertMany(rows));
+    const batches = MAX_IN_FLIGHT * 3;
+    const size = 200;
+    // Submitting is far faster than committing: without the bound this loop would end with almost nothing stored.
+    for (let b = 0; b < batches; b++) sink.submit(Array.from({ length: size }, (_, i) => row(b * size + i)), () => {});
+    const committed = store.db.prepare("SELECT count(*) FROM actions").pluck().get() as number;
+    assert.ok(committed >= (batches - MAX_IN_FLIGHT - 1) * size, `only ${committed} rows committed when the submit loop ended`);
+    sink.drainSync();
+    assert.equal(store.db.prepare("SELECT count(*) FROM actions").pluck().get(), batches * size);
     await sink.close();
     store.close();
     cleanup();

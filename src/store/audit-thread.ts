@@ -30,6 +30,14 @@ interface Reply {
 /** How long `drainSync` waits for the worker before giving up on it. */
 const DRAIN_TIMEOUT_MS = 10_000;
 
+/**
+ * Batches handed over and not yet committed before `submit` waits for the
+ * worker (~16k rows at the writer's batch size): past this the worker is
+ * not keeping up, and blocking the data plane briefly is the backpressure —
+ * the alternative is an audit backlog that grows without bound.
+ */
+export const MAX_IN_FLIGHT = 64;
+
 export class ThreadedAuditSink {
   readonly #worker: Worker;
   readonly #port: MessagePort;
@@ -73,12 +81,13 @@ export class ThreadedAuditSink {
     const seq = ++this.#submitted;
     this.#pending.set(seq, { rows, done });
     this.#port.postMessage({ seq, rows: encoded });
+    if (seq - Atomics.load(this.#done, 0) > MAX_IN_FLIGHT) this.#waitFor(seq - MAX_IN_FLIGHT / 2);
   }
 
-  /** Blocks until every submitted batch is committed and its callback has run. */
-  drainSync(): void {
+  /** Blocks until the worker has finished batch `seq` (or is declared dead after the drain timeout). */
+  #waitFor(seq: number): void {
     const deadline = Date.now() + DRAIN_TIMEOUT_MS;
-    while (!this.#dead && Atomics.load(this.#done, 0) < this.#submitted) {
+    while (!this.#dead && Atomics.load(this.#done, 0) < seq) {
       const left = deadline - Date.now();
       if (left <= 0) {
         this.#die(new Error("audit worker did not finish in time"));
@@ -86,6 +95,11 @@ export class ThreadedAuditSink {
       }
       Atomics.wait(this.#done, 0, Atomics.load(this.#done, 0), left);
     }
+  }
+
+  /** Blocks until every submitted batch is committed and its callback has run. */
+  drainSync(): void {
+    this.#waitFor(this.#submitted);
     for (let m = receiveMessageOnPort(this.#port); m; m = receiveMessageOnPort(this.#port)) this.#settle(m.message as Reply);
   }
 

@@ -3,6 +3,7 @@
  * state database, committing each batch it is handed (rows encoded by
  * `encodeAction`) in one transaction and answering with the row ids.
  */
+import { setPriority } from "node:os";
 import { workerData, type MessagePort } from "node:worker_threads";
 import { openStore } from "./db.js";
 import type { ActionColumns } from "./action-columns.js";
@@ -10,6 +11,15 @@ import type { ActionColumns } from "./action-columns.js";
 const { stateDir, shared, port } = workerData as { stateDir: string; shared: SharedArrayBuffer; port: MessagePort };
 const done = new Int32Array(shared);
 const store = openStore(stateDir);
+try {
+  // Linux applies this to the calling thread only: audit inserts are buffered background work,
+  // so under CPU contention the data plane's thread (and the servers it fronts) go first. The
+  // sink bounds the backlog (MAX_IN_FLIGHT in ./audit-thread.ts), so a starved worker slows the
+  // data plane down rather than letting rows pile up in memory.
+  setPriority(10);
+} catch {
+  /* not permitted or not supported: run at the default priority */
+}
 // Appending thousands of rows a second touches the table's and indexes' right edges plus the
 // WAL index; a 16 MiB page cache (default 2 MiB) keeps them resident: ~1 µs less per row here.
 store.db.pragma("cache_size = -16384");
