@@ -27,6 +27,13 @@
  * from pgbench's per-transaction logs (`--log`), all rounds merged. pgbench
  * is spawned asynchronously (the gateway shares this event loop).
  *
+ * A third reference, reported but not a target: a bare byte relay in this
+ * process using the gateway's socket handling (./node-relay.ts) — what
+ * carrying the connection costs in this runtime before any parsing, policy
+ * or audit, so the report separates the runtime's floor from the gateway's
+ * own work. The gateway's and the relay's CPU per transaction (this
+ * process, all threads) are printed too.
+ *
  * Targets: gateway TPS ≥ 60% of direct, and added p50 latency ≤
  * 2× PgBouncer's: (gateway p50 − direct p50) ≤ 2 × (pgbouncer p50 − direct
  * p50). With 8 clients on a small machine the server, pgbench and the proxy
@@ -35,6 +42,7 @@
  * Before measuring it checks that through the gateway a SELECT answers and
  * a DELETE is refused with SQLSTATE 42501 and audited as denied.
  */
+import { startNodeRelay } from "./node-relay.js";
 import { percentileSorted } from "./stats.js";
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -53,7 +61,7 @@ const PGBENCH = "/usr/bin/pgbench";
 const PSQL = "/usr/bin/psql";
 
 type Mode = "simple" | "extended";
-type TargetName = "direct" | "pgbouncer" | "gateway";
+type TargetName = "direct" | "pgbouncer" | "node-relay" | "gateway";
 
 interface Target {
   name: TargetName;
@@ -233,6 +241,9 @@ export async function runPostgresBench(detail = false): Promise<void> {
     const bouncer = await startPgBouncer(cluster, { user: "app", password, database: "bench", poolMode: "session", poolSize: POOL_SIZE });
     cleanups.unshift(() => bouncer.stop());
 
+    const relay = await startNodeRelay("127.0.0.1", cluster.port);
+    cleanups.unshift(() => relay.close());
+
     const infoPort = await freePort();
     const forwardPort = await freePort();
     const cfgFile = join(dir, "gateway.hcl");
@@ -252,10 +263,11 @@ export async function runPostgresBench(detail = false): Promise<void> {
     const targets: Target[] = [
       { name: "direct", env: appEnv },
       { name: "pgbouncer", env: withTarget(appEnv, bouncer.port) },
+      { name: "node-relay", env: withTarget(appEnv, relay.port) },
       // Any password: the gateway logs in upstream with the credential's own.
       { name: "gateway", env: { ...withTarget(appEnv, forwardPort), PGPASSWORD: "placeholder" } },
     ];
-    const gwTarget = targets[2]!;
+    const gwTarget = targets.find((t) => t.name === "gateway")!;
 
     // Sanity: every path answers; through the gateway a write is refused (42501) and audited as denied.
     for (const t of targets) {
@@ -269,7 +281,7 @@ export async function runPostgresBench(detail = false): Promise<void> {
 
     const cores = availableParallelism();
     console.log(`postgres: pgbench -S (select-only), ${CLIENTS} clients / ${THREADS} threads, scale ${SCALE}, no TLS; through the forward transport (statement parse, decision, relay, audit row per statement)`);
-    console.log(`      baselines: direct to the server; PgBouncer session mode, pool size ${POOL_SIZE}`);
+    console.log(`      baselines: direct to the server; PgBouncer session mode, pool size ${POOL_SIZE}; node-relay = a bare byte relay in this process (the runtime's floor, not a target)`);
     console.log(`      sanity: every path answered; through the gateway a DELETE was refused with 42501 and audited as denied`);
     console.log(`      ${ROUNDS} rounds × ${seconds} s per target and mode, order alternating between rounds, after a ${WARMUP_S} s warm-up each; p50/p99 from pgbench --log`);
 
@@ -277,19 +289,17 @@ export async function runPostgresBench(detail = false): Promise<void> {
 
     for (const mode of ["simple", "extended"] as const) {
       const runs = new Map<TargetName, RunResult[]>(targets.map((t) => [t.name, []]));
-      let gwCpuUs = 0;
-      let gwTx = 0;
+      const cpuUs = new Map<TargetName, number>();
+      const txs = new Map<TargetName, number>();
       const auditedBefore = audited;
       for (let round = 0; round < ROUNDS; round++) {
         const order = round % 2 === 0 ? targets : [...targets].reverse();
         for (const t of order) {
           const cpu0 = process.cpuUsage();
           const r = await pgbench(t, mode, seconds, dir);
-          if (t.name === "gateway") {
-            const c = process.cpuUsage(cpu0);
-            gwCpuUs += c.user + c.system;
-            gwTx += r.transactions;
-          }
+          const c = process.cpuUsage(cpu0);
+          cpuUs.set(t.name, (cpuUs.get(t.name) ?? 0) + c.user + c.system);
+          txs.set(t.name, (txs.get(t.name) ?? 0) + r.transactions);
           runs.get(t.name)!.push(r);
           if (detail) console.log(`        ${mode} round ${round + 1} ${t.name.padEnd(9)} ${r.tps.toFixed(0)} tps, avg ${r.avgLatencyMs.toFixed(3)} ms, ${r.transactions} tx`);
         }
@@ -298,28 +308,34 @@ export async function runPostgresBench(detail = false): Promise<void> {
       const f = {
         direct: figures(runs.get("direct")!),
         pgbouncer: figures(runs.get("pgbouncer")!),
+        "node-relay": figures(runs.get("node-relay")!),
         gateway: figures(runs.get("gateway")!),
       };
       const ratio = f.gateway.tps / f.direct.tps;
       const gwAdded = f.gateway.p50 - f.direct.p50;
       const pbAdded = f.pgbouncer.p50 - f.direct.p50;
       console.log(`      ${mode} protocol (-M ${mode}):`);
-      console.log(`        ${"target".padEnd(10)} ${"TPS".padStart(8)} ${"p50".padStart(9)} ${"p99".padStart(9)} ${"added p50".padStart(10)}`);
-      for (const name of ["direct", "pgbouncer", "gateway"] as const) {
+      console.log(`        ${"target".padEnd(11)} ${"TPS".padStart(8)} ${"p50".padStart(9)} ${"p99".padStart(9)} ${"added p50".padStart(10)}`);
+      for (const name of ["direct", "pgbouncer", "node-relay", "gateway"] as const) {
         const x = f[name];
         const added = name === "direct" ? "" : signed(x.p50 - f.direct.p50);
-        console.log(`        ${name.padEnd(10)} ${x.tps.toFixed(0).padStart(8)} ${us(x.p50).padStart(9)} ${us(x.p99).padStart(9)} ${added.padStart(10)}`);
+        console.log(`        ${name.padEnd(11)} ${x.tps.toFixed(0).padStart(8)} ${us(x.p50).padStart(9)} ${us(x.p99).padStart(9)} ${added.padStart(10)}`);
       }
       console.log(`        gateway/direct TPS ${(ratio * 100).toFixed(0)}% (target ≥ 60%) → ${ratio >= 0.6 ? "PASS" : "MISS"}`);
+      const perTx = (name: TargetName) => (cpuUs.get(name) ?? 0) / Math.max(1, txs.get(name) ?? 0);
+      console.log(
+        `        for reference: node-relay/direct TPS ${((f["node-relay"].tps / f.direct.tps) * 100).toFixed(0)}%, gateway/node-relay ${((f.gateway.tps / f["node-relay"].tps) * 100).toFixed(0)}%; ` +
+          `this process's CPU per transaction: gateway ${perTx("gateway").toFixed(1)} µs, node-relay ${perTx("node-relay").toFixed(1)} µs`,
+      );
       const latVerdict = pbAdded <= 0 ? (gwAdded <= 0 ? "PASS" : "MISS (pgbouncer added nothing measurable)") : gwAdded <= 2 * pbAdded ? "PASS" : "MISS";
       const times = pbAdded > 0 ? ` = ${(gwAdded / pbAdded).toFixed(2)}× pgbouncer's` : "";
       console.log(`        added p50: gateway ${signed(gwAdded)}, pgbouncer ${signed(pbAdded)}${times} (target ≤ 2×) → ${latVerdict}`);
       if (detail) {
-        for (const name of ["direct", "pgbouncer", "gateway"] as const) {
+        for (const name of ["direct", "pgbouncer", "node-relay", "gateway"] as const) {
           const x = f[name];
           console.log(`        ${name.padEnd(10)} avg ${x.avg.toFixed(3)} ms, ${x.transactions} tx (${x.samples} logged, ${x.failed} failed)`);
         }
-        console.log(`        gateway process CPU ${(gwCpuUs / Math.max(1, gwTx)).toFixed(0)} µs per transaction; audit rows ${audited - auditedBefore} for ${gwTx} timed transactions (+ per-connection setup queries)`);
+        console.log(`        audit rows ${audited - auditedBefore} for ${txs.get("gateway") ?? 0} timed gateway transactions (+ per-connection setup queries)`);
       }
     }
     console.log(`      note: ${cores} cores shared by the server, pgbench, PgBouncer and the gateway (this process); absolute figures are noisy, compare within a run`);

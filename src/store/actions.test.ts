@@ -121,6 +121,26 @@ describe("ActionsRepo", () => {
     }
   });
 
+  it("a batch mixing grouped lean rows and full rows gets each row's own id, in order", () => {
+    const s = openMemoryStore();
+    // Runs of lean rows (no status, headers or bodies) of every length around the group size, between full rows.
+    const input: NewAction[] = [];
+    let n = 0;
+    for (const run of [0, 1, 7, 8, 9, 16, 17, 3, 25]) {
+      for (let k = 0; k < run; k++) input.push({ time: BASE + n, verdict: "allow", summary: `lean ${n++}`, facets: { sql: { n } } });
+      input.push({ time: BASE + n, verdict: "deny", status: 403, summary: `full ${n++}`, respBody: "no" });
+    }
+    const ids = s.actions.insertMany(input);
+    assert.equal(ids.length, input.length);
+    ids.forEach((id, i) => {
+      if (i > 0) assert.equal(id, ids[i - 1]! + 1, "consecutive");
+      const got = s.actions.get(id)!;
+      assert.equal(got.summary, input[i]!.summary);
+      assert.equal(got.status, input[i]!.status ?? null);
+    });
+    s.close();
+  });
+
   it("rejects an unknown verdict or a bad time; a bad row rolls back its whole batch", () => {
     const before = store.actions.list({ limit: 1 }).rows[0]!.id;
     assert.throws(() => store.actions.insert({ time: BASE, verdict: "maybe" as never }), /verdict/);

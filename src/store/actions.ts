@@ -7,7 +7,16 @@
  * knows the secrets nor could tell a redacted body from a raw one.
  */
 import type { Database, Statement } from "better-sqlite3";
-import { bindable, encodeAction, FULL_INSERT_SQL, LEAN_INSERT_SQL, LEAN_WIDTH, type ActionColumns } from "./action-columns.js";
+import {
+  bindable,
+  encodeAction,
+  FULL_INSERT_SQL,
+  LEAN_GROUP,
+  LEAN_GROUP_INSERT_SQL,
+  LEAN_INSERT_SQL,
+  LEAN_WIDTH,
+  type ActionColumns,
+} from "./action-columns.js";
 
 /** What the gateway did with an action. */
 export type Verdict = "allow" | "deny" | "approve" | "passthrough" | "error";
@@ -200,6 +209,7 @@ interface DbRow {
 export class ActionsRepo {
   private readonly leanInsert: Statement<unknown[]>;
   private readonly fullInsert: Statement<unknown[]>;
+  private readonly leanGroupInsert: Statement<unknown[]>;
   private readonly getStmt: Statement<[number], DbRow>;
   private readonly deleteAllStmt: Statement<[number]>;
   private readonly deleteEndpointStmt: Statement<[string, number]>;
@@ -209,10 +219,11 @@ export class ActionsRepo {
   constructor(private readonly db: Database) {
     this.leanInsert = db.prepare(LEAN_INSERT_SQL);
     this.fullInsert = db.prepare(FULL_INSERT_SQL);
+    this.leanGroupInsert = db.prepare(LEAN_GROUP_INSERT_SQL);
     this.getStmt = db.prepare(`SELECT ${ALL_COLUMNS} FROM actions WHERE id = ?`);
     this.deleteAllStmt = db.prepare("DELETE FROM actions WHERE time < ?");
     this.deleteEndpointStmt = db.prepare("DELETE FROM actions WHERE endpoint = ? AND time < ?");
-    this.insertTx = db.transaction((rows: readonly ActionColumns[]) => rows.map((r) => this.insertColumns(r)));
+    this.insertTx = db.transaction((rows: readonly ActionColumns[]) => this.insertAll(rows));
   }
 
   /** Records one action; returns its id. */
@@ -288,6 +299,28 @@ export class ActionsRepo {
       }
       return deleted;
     }).immediate();
+  }
+
+  /** Inside a write transaction: runs of lean rows go in groups (see LEAN_GROUP), the rest one by one. */
+  private insertAll(rows: readonly ActionColumns[]): number[] {
+    const ids: number[] = [];
+    let i = 0;
+    while (i < rows.length) {
+      let n = 0;
+      while (n < LEAN_GROUP && i + n < rows.length && rows[i + n]!.length === LEAN_WIDTH) n++;
+      if (n < LEAN_GROUP) {
+        ids.push(this.insertColumns(rows[i]!));
+        i++;
+        continue;
+      }
+      const values: unknown[] = [];
+      for (let k = 0; k < LEAN_GROUP; k++) values.push(...rows[i + k]!);
+      // One writer inside one transaction, AUTOINCREMENT: the group's ids are consecutive, ending at the last.
+      const last = Number(this.leanGroupInsert.run(values).lastInsertRowid);
+      for (let k = LEAN_GROUP - 1; k >= 0; k--) ids.push(last - k);
+      i += LEAN_GROUP;
+    }
+    return ids;
   }
 
   private insertColumns(cols: ActionColumns): number {
