@@ -231,8 +231,10 @@ profile "beta" { credentials = [bearer_token.tok_b] }
   it("SIGTERM is forwarded to the command and everything is cleaned up", async () => {
     let child: ChildProcess | undefined;
     let sentAt = 0;
-    // The background sleep must not hold our stdout pipe open after the shell exits.
-    const done = runIn("alpha-box", ["sh", "-c", "echo started; trap 'echo got-term; exit 42' TERM; sleep 30 >/dev/null 2>&1 & wait"], {
+    // The trap is set before "started" is printed (the signal follows that line at once, and a TERM
+    // before the trap would kill the shell silently). The background sleep must not hold our stdout
+    // pipe open after the shell exits.
+    const done = runIn("alpha-box", ["sh", "-c", "trap 'echo got-term; exit 42' TERM; echo started; sleep 30 >/dev/null 2>&1 & wait"], {
       onStart: (c) => (child = c),
       onStdout: (out) => {
         if (out.includes("started") && child && !sentAt) {
