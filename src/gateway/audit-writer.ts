@@ -72,7 +72,11 @@ export class AuditWriter {
     this.#queue = [];
     const sink = this.#sink;
     if ("submit" in sink) {
-      sink.submit(rows, (r) => ("ids" in r ? this.#deliver(rows, r.ids) : this.#onError(r.error, rows.length)));
+      // Rows are kept for delivery only while someone listens: held until the commit, they would
+      // otherwise outlive the young generation and become old-generation garbage.
+      const count = rows.length;
+      const live = this.#listeners.size > 0 ? rows : undefined;
+      sink.submit(rows, (r) => ("ids" in r ? live && this.#deliver(live, r.ids) : this.#onError(r.error, count)));
       return;
     }
     let ids: number[];

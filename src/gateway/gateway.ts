@@ -166,7 +166,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
   warnEnvCollisions(policy, log);
   const approvals = new ApprovalsEngine();
   // Audit inserts run on their own thread and connection, off the data plane (see store/audit-thread.ts).
-  const auditSink = new ThreadedAuditSink(dirname(store.path), (rows) => store.actions.insertMany(rows));
+  const auditSink = new ThreadedAuditSink(dirname(store.path), (rows) => store.actions.insertEncoded(rows));
   const audit = new AuditWriter(auditSink, {
     onError: (e, rows) => log.error("audit write failed", { error: e.message, rows }),
   });

@@ -11,7 +11,7 @@ describe("ThreadedAuditSink", () => {
   it("commits batches on its own connection; drainSync returns with every row stored and every callback run", async () => {
     const { dir, cleanup } = tempDir();
     const store = openStore(dir);
-    const sink = new ThreadedAuditSink(dir, (rows) => store.actions.insertMany(rows));
+    const sink = new ThreadedAuditSink(dir, (rows) => store.actions.insertEncoded(rows));
     const got: number[][] = [];
     for (let b = 0; b < 20; b++) sink.submit(Array.from({ length: 50 }, (_, i) => row(b * 50 + i)), (r) => got.push("ids" in r ? r.ids : []));
     sink.drainSync();
@@ -29,7 +29,7 @@ describe("ThreadedAuditSink", () => {
   it("rows cross the thread intact: binary bodies, headers, status, pre-serialized facets, and a bad row fails its batch here", async () => {
     const { dir, cleanup } = tempDir();
     const store = openStore(dir);
-    const sink = new ThreadedAuditSink(dir, (rows) => store.actions.insertMany(rows));
+    const sink = new ThreadedAuditSink(dir, (rows) => store.actions.insertEncoded(rows));
     const full: NewAction = {
       time: 1_700_000_000_000,
       verdict: "allow",
@@ -64,7 +64,7 @@ describe("ThreadedAuditSink", () => {
   it("bounds the backlog: a submitter that outruns the worker waits instead of queueing without limit", async () => {
     const { dir, cleanup } = tempDir();
     const store = openStore(dir);
-    const sink = new ThreadedAuditSink(dir, (rows) => store.actions.insertMany(rows));
+    const sink = new ThreadedAuditSink(dir, (rows) => store.actions.insertEncoded(rows));
     const batches = MAX_IN_FLIGHT * 3;
     const size = 200;
     // Submitting is far faster than committing: without the bound this loop would end with almost nothing stored.
@@ -81,7 +81,7 @@ describe("ThreadedAuditSink", () => {
   it("after the worker is gone, batches are written on the calling thread", async () => {
     const { dir, cleanup } = tempDir();
     const store = openStore(dir);
-    const sink = new ThreadedAuditSink(dir, (rows) => store.actions.insertMany(rows));
+    const sink = new ThreadedAuditSink(dir, (rows) => store.actions.insertEncoded(rows));
     await sink.close();
     let ids: number[] = [];
     sink.submit([row(1), row(2)], (r) => (ids = "ids" in r ? r.ids : []));

@@ -43,16 +43,17 @@ export class ThreadedAuditSink {
   readonly #port: MessagePort;
   /** [0]: batches the worker has finished. */
   readonly #done: Int32Array;
-  readonly #pending = new Map<number, { rows: readonly NewAction[]; done: Done }>();
+  /** Batches handed over, kept (encoded: light for the GC) until committed, for the fallback. */
+  readonly #pending = new Map<number, { rows: readonly ActionColumns[]; done: Done }>();
   #submitted = 0;
   #dead: Error | undefined;
-  readonly #fallback: (rows: readonly NewAction[]) => number[];
+  readonly #fallback: (rows: readonly ActionColumns[]) => number[];
 
   /**
    * @param stateDir the store's directory (the worker opens the same database)
-   * @param fallback in-thread insert, used if the worker dies
+   * @param fallback in-thread insert of encoded rows (`ActionsRepo.insertEncoded`), used if the worker dies
    */
-  constructor(stateDir: string, fallback: (rows: readonly NewAction[]) => number[]) {
+  constructor(stateDir: string, fallback: (rows: readonly ActionColumns[]) => number[]) {
     this.#fallback = fallback;
     const shared = new SharedArrayBuffer(4);
     this.#done = new Int32Array(shared);
@@ -71,15 +72,15 @@ export class ThreadedAuditSink {
 
   /** Hands a batch over; `done` runs with its ids once committed (or with the error). */
   submit(rows: readonly NewAction[], done: Done): void {
-    if (this.#dead) return this.#inThread(rows, done);
     let encoded: ActionColumns[];
     try {
       encoded = rows.map(encodeAction);
     } catch (e) {
       return done({ error: e as Error });
     }
+    if (this.#dead) return this.#inThread(encoded, done);
     const seq = ++this.#submitted;
-    this.#pending.set(seq, { rows, done });
+    this.#pending.set(seq, { rows: encoded, done });
     this.#port.postMessage({ seq, rows: encoded });
     if (seq - Atomics.load(this.#done, 0) > MAX_IN_FLIGHT) this.#waitFor(seq - MAX_IN_FLIGHT / 2);
   }
@@ -128,7 +129,7 @@ export class ThreadedAuditSink {
     for (const p of left) this.#inThread(p.rows, p.done);
   }
 
-  #inThread(rows: readonly NewAction[], done: Done): void {
+  #inThread(rows: readonly ActionColumns[], done: Done): void {
     try {
       done({ ids: this.#fallback(rows) });
     } catch (e) {
