@@ -40,6 +40,7 @@
  * audited as allowed by the GET rule, and that every path answers 200.
  */
 import { freePort } from "../src/testing/net.js";
+import { startBenchGateway } from "./gateway-kit.js";
 import { percentile } from "./stats.js";
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -442,8 +443,6 @@ function latencyFigures(r: Extract<JobResult, { kind: "latency" }>): LatencyFigu
 /** Runs the HTTPS interception benchmark; `detail` adds tail percentiles and bookkeeping. */
 export async function runHttpsBench(detail = false): Promise<void> {
   // Loaded here so the client worker, which imports this module, does not load the gateway.
-  const { startGateway } = await import("../src/gateway/gateway.js");
-  const { createLogger } = await import("../src/gateway/log.js");
   const { loadOrCreateCa } = await import("../src/gateway/tls/ca.js");
   const { MemoryStore, mintTestCert } = await import("../src/gateway/tls/test-helpers.js");
 
@@ -468,16 +467,7 @@ export async function runHttpsBench(detail = false): Promise<void> {
     const cfgFile = join(dir, "gateway.hcl");
     writeFileSync(cfgFile, gatewayConfig({ stateDir: join(dir, "state"), proxyPort, infoPort, upstreamPort, caPem: upstreamCa.certPem }));
     process.env[SECRET_ENV] = secret;
-    const gw = await startGateway({ configPath: cfgFile, watch: false, log: createLogger({ level: "warn", pretty: false, write: (l) => void logs.push(l) }) });
-    cleanups.unshift(() => gw.close(1000));
-    let audited = 0;
-    let lastAction = "";
-    cleanups.unshift(
-      gw.subscribeActions((row) => {
-        audited++;
-        lastAction = `${row.verdict} ${row.rule ?? ""}`;
-      }),
-    );
+    const { gw, tally } = await startBenchGateway(cfgFile, logs, cleanups);
     const caRes = await fetch(`http://127.0.0.1:${infoPort}/ca.crt`);
     if (caRes.status !== 200) throw new Error(`gateway /ca.crt answered ${caRes.status}`);
     const gatewayCaPem = await caRes.text();
@@ -513,7 +503,7 @@ export async function runHttpsBench(detail = false): Promise<void> {
     if ((await upstreamWorker.upstreamState()).lastAuthorization !== `Bearer ${secret}`) throw new Error("gateway probe: upstream did not receive the injected token");
     if (g.body.includes(secret)) throw new Error("gateway probe: the secret reached the client");
     gw.flushAudit();
-    if (lastAction !== "allow reads") throw new Error(`gateway probe: audited as "${lastAction}", expected "allow reads"`);
+    if (tally.last !== "allow reads") throw new Error(`gateway probe: audited as "${tally.last}", expected "allow reads"`);
     if (mitmRoute) {
       const m = await client.probe(mitmRoute);
       if (m.status !== 200 || m.body !== BODY) throw new Error(`mitmproxy probe: ${m.status} ${m.body}`);
@@ -549,7 +539,7 @@ export async function runHttpsBench(detail = false): Promise<void> {
       const t = await client.throughput(r);
       return { perSec: (t.requests / t.elapsedMs) * 1000, ...t };
     };
-    const auditedBefore = audited;
+    const auditedBefore = tally.count;
     const served = (await upstreamWorker.upstreamState()).requests;
     const tp = { direct: await tput(direct), gateway: await tput(gateway), mitm: mitmRoute ? await tput(mitmRoute) : undefined };
     const gwServed = tp.gateway.requests;
@@ -569,7 +559,7 @@ export async function runHttpsBench(detail = false): Promise<void> {
       for (const [name, t] of Object.entries(tp)) {
         if (t) console.log(`        ${name.padEnd(8)} ${t.requests} requests in ${t.elapsedMs.toFixed(0)} ms, connections opened ${t.connections}`);
       }
-      console.log(`        gateway audit rows during throughput: ${audited - auditedBefore} (includes warm-up) for ${gwServed} timed requests; upstream served ${(await upstreamWorker.upstreamState()).requests - served}`);
+      console.log(`        gateway audit rows during throughput: ${tally.count - auditedBefore} (includes warm-up) for ${gwServed} timed requests; upstream served ${(await upstreamWorker.upstreamState()).requests - served}`);
       const warnings = logs.filter((l) => /"level":"(warn|error)"/.test(l));
       if (warnings.length > 0) console.log(`        gateway warnings/errors: ${warnings.length}; first: ${warnings[0]!.trim()}`);
     }

@@ -43,6 +43,7 @@
  * a DELETE is refused with SQLSTATE 42501 and audited as denied.
  */
 import { startNodeRelay } from "./node-relay.js";
+import { startBenchGateway } from "./gateway-kit.js";
 import { percentileSorted } from "./stats.js";
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -215,8 +216,6 @@ export async function runPostgresBench(detail = false): Promise<void> {
     console.log(`postgres: skipped — ${missing}`);
     return;
   }
-  const { startGateway } = await import("../src/gateway/gateway.js");
-  const { createLogger } = await import("../src/gateway/log.js");
 
   const envSeconds = Number(process.env.BENCH_PG_SECONDS);
   const seconds = Number.isFinite(envSeconds) && envSeconds > 0 ? Math.round(envSeconds) : 10;
@@ -249,16 +248,7 @@ export async function runPostgresBench(detail = false): Promise<void> {
     const cfgFile = join(dir, "gateway.hcl");
     writeFileSync(cfgFile, gatewayConfig({ stateDir: join(dir, "state"), infoPort, forwardPort, pgPort: cluster.port }));
     process.env[SECRET_ENV] = password;
-    const gw = await startGateway({ configPath: cfgFile, watch: false, log: createLogger({ level: "warn", pretty: false, write: (l) => void logs.push(l) }) });
-    cleanups.unshift(() => gw.close(1000));
-    let audited = 0;
-    let lastAction = "";
-    cleanups.unshift(
-      gw.subscribeActions((row) => {
-        audited++;
-        lastAction = `${row.verdict} ${row.rule ?? ""}`.trim();
-      }),
-    );
+    const { gw, tally } = await startBenchGateway(cfgFile, logs, cleanups);
 
     const targets: Target[] = [
       { name: "direct", env: appEnv },
@@ -277,7 +267,7 @@ export async function runPostgresBench(detail = false): Promise<void> {
     const denied = await run(PSQL, ["-X", "-At", "-v", "VERBOSITY=verbose", "-c", "delete from pgbench_history"], gwTarget.env);
     if (denied.code === 0 || !denied.stderr.includes("42501")) throw new Error(`gateway: the DELETE was not refused with 42501: ${denied.stdout}${denied.stderr}`);
     gw.flushAudit();
-    if (lastAction !== "deny no-writes") throw new Error(`gateway: the DELETE was audited as "${lastAction}", expected "deny no-writes"`);
+    if (tally.last !== "deny no-writes") throw new Error(`gateway: the DELETE was audited as "${tally.last}", expected "deny no-writes"`);
 
     const cores = availableParallelism();
     console.log(`postgres: pgbench -S (select-only), ${CLIENTS} clients / ${THREADS} threads, scale ${SCALE}, no TLS; through the forward transport (statement parse, decision, relay, audit row per statement)`);
@@ -291,7 +281,7 @@ export async function runPostgresBench(detail = false): Promise<void> {
       const runs = new Map<TargetName, RunResult[]>(targets.map((t) => [t.name, []]));
       const cpuUs = new Map<TargetName, number>();
       const txs = new Map<TargetName, number>();
-      const auditedBefore = audited;
+      const auditedBefore = tally.count;
       for (let round = 0; round < ROUNDS; round++) {
         const order = round % 2 === 0 ? targets : [...targets].reverse();
         for (const t of order) {
@@ -335,7 +325,7 @@ export async function runPostgresBench(detail = false): Promise<void> {
           const x = f[name];
           console.log(`        ${name.padEnd(10)} avg ${x.avg.toFixed(3)} ms, ${x.transactions} tx (${x.samples} logged, ${x.failed} failed)`);
         }
-        console.log(`        audit rows ${audited - auditedBefore} for ${txs.get("gateway") ?? 0} timed gateway transactions (+ per-connection setup queries)`);
+        console.log(`        audit rows ${tally.count - auditedBefore} for ${txs.get("gateway") ?? 0} timed gateway transactions (+ per-connection setup queries)`);
       }
     }
     console.log(`      note: ${cores} cores shared by the server, pgbench, PgBouncer and the gateway (this process); absolute figures are noisy, compare within a run`);
