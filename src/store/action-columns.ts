@@ -12,7 +12,7 @@
  * statement) are encoded *lean*: the five always-null columns are left out
  * and the lean statement binds 18 values instead of 23.
  */
-import type { NewAction, SampledBody } from "./actions.js";
+import type { NewAction } from "./actions.js";
 import { VERDICTS } from "./actions.js";
 
 /** Columns every row binds, in order. */
@@ -88,9 +88,9 @@ export function encodeAction(r: NewAction): ActionColumns {
     ...lean,
     status,
     r.reqHeaders == null ? null : toJson(r.reqHeaders),
-    toBody(r.reqBody),
+    r.reqBody ?? null,
     r.respHeaders == null ? null : toJson(r.respHeaders),
-    toBody(r.respBody),
+    r.respBody ?? null,
   ];
 }
 
@@ -128,9 +128,4 @@ export function toJson(v: unknown): string {
       typeof x === "bigint" ? (Number.isSafeInteger(Number(x)) ? Number(x) : x.toString()) : x,
     );
   }
-}
-
-function toBody(b: SampledBody | null | undefined): string | Uint8Array | null {
-  if (b === undefined || b === null) return null;
-  return b;
 }

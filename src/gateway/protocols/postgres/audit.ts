@@ -50,10 +50,6 @@ export class StatementAudit {
     return this.#done;
   }
 
-  get flags(): readonly string[] {
-    return this.#flags ?? NONE;
-  }
-
   addFlag(flag: string): void {
     const flags = (this.#flags ??= []);
     if (!flags.includes(flag)) flags.push(flag);

@@ -125,10 +125,9 @@ export class ResponseQueue<T = unknown> {
     const head = this.#q[0];
     // Most frames (rows, descriptions) end nothing: no allocation for them.
     if (!head || head.kind !== "forwarded") return NO_EFFECT;
+    if (type === "E" && !EXTENDED.has(head.type)) return NO_EFFECT; // a simple query's error: its ReadyForQuery ends it
     const effect: UpstreamEffect<T> = { skipped: [], release: [] };
     if (type === "E") {
-      // A simple query's error is followed by its ReadyForQuery, which ends it.
-      if (!EXTENDED.has(head.type)) return effect;
       this.#q.shift();
       // Postgres now ignores everything up to the next Sync; so do the owed answers queued there.
       while (this.#q.length > 0) {
