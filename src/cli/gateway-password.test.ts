@@ -4,6 +4,8 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Readable } from "node:stream";
+import { spawn } from "node:child_process";
+import { fileURLToPath } from "node:url";
 import { openStore } from "../store/db.js";
 import { verifyPassword } from "../web/auth/password.js";
 import { run } from "./gateway.js";
@@ -55,4 +57,63 @@ describe("clawpatrol gateway --set-dashboard-password / --reset-dashboard-passwo
       rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  /**
+   * Through a real terminal: `script` runs the CLI on a pseudo-terminal and
+   * copies everything the terminal shows to its stdout. Before this prompt
+   * switched the terminal to raw mode, the terminal itself echoed the typed
+   * password there.
+   */
+  it("at a real terminal, the password is asked twice and never shown", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "clawpatrol-cli-pty-"));
+    try {
+      const state = join(dir, "state");
+      const cli = fileURLToPath(new URL("../../../bin/clawpatrol", import.meta.url));
+      const secret = "typed-at-the-terminal-42";
+      const ran = await underPty(`${cli} gateway --set-dashboard-password --state-dir ${state}`, [
+        ["New dashboard password:", `${secret}\r`],
+        ["Repeat it:", `${secret}\r`],
+      ]);
+      assert.equal(ran.code, 0, ran.screen);
+      assert.ok(!ran.screen.includes(secret), `the terminal showed the password:\n${ran.screen}`);
+      assert.match(ran.screen, /password set for "admin"/);
+      const store = openStore(state);
+      assert.equal(await verifyPassword(secret, store.users.get("admin")!.passwordHash), true);
+      store.close();
+
+      const typo = await underPty(`${cli} gateway --set-dashboard-password --state-dir ${state}`, [
+        ["New dashboard password:", "first-version-of-it\r"],
+        ["Repeat it:", "second-version-of-it\r"],
+      ]);
+      assert.equal(typo.code, 1);
+      assert.match(typo.screen, /differ; nothing changed/);
+      const after = openStore(state);
+      assert.equal(await verifyPassword(secret, after.users.get("admin")!.passwordHash), true, "a mismatch changes nothing");
+      after.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });
+
+/** Runs `command` on a pseudo-terminal (util-linux `script`), typing each answer once its prompt is on screen. */
+function underPty(command: string, dialogue: [prompt: string, answer: string][]): Promise<{ code: number; screen: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn("script", ["-qfec", command, "/dev/null"], { stdio: ["pipe", "pipe", "pipe"] });
+    let screen = "";
+    let step = 0;
+    const timer = setTimeout(() => child.kill("SIGKILL"), 20_000);
+    child.stdout.on("data", (d: Buffer) => {
+      screen += d.toString();
+      while (step < dialogue.length && screen.split(dialogue[step]![0]).length - 1 > countBefore(step)) child.stdin.write(dialogue[step++]![1]);
+    });
+    // Each prompt must appear anew before its answer: count the occurrences already answered.
+    const countBefore = (i: number) => dialogue.slice(0, i).filter(([p]) => p === dialogue[i]![0]).length;
+    child.stderr.on("data", (d: Buffer) => (screen += d.toString()));
+    child.once("error", reject);
+    child.once("close", (code) => {
+      clearTimeout(timer);
+      resolve({ code: code ?? -1, screen });
+    });
+  });
+}

@@ -17,6 +17,7 @@ import { QUICKSTART_HCL } from "../gateway/quickstart.js";
 import { openStore } from "../store/db.js";
 import { hashPassword, passwordProblem } from "../web/auth/password.js";
 import { DEFAULT_ROOT_USER } from "../web/routes/auth.js";
+import { isRawTerminal, readHiddenLines } from "./hidden-line.js";
 import { parseCommandArgs, UsageError, type CliIO } from "./io.js";
 
 const USAGE = `usage: clawpatrol gateway [--state-dir <dir>] [<config.hcl | config-dir>]
@@ -31,7 +32,8 @@ Logs are JSON lines (readable lines on a terminal); CLAWPATROL_LOG_LEVEL=debug|i
 The dashboard and management API listen on gateway.dashboard_listen. On
 first run, open it to set the root (admin) password, or:
   --set-dashboard-password    read a new password (one line, at least 10
-                              characters) from stdin, set it for the root
+                              characters) from stdin — at a terminal it is
+                              not shown and asked twice — set it for the root
                               user "admin" (creating it, as admin), end all
                               dashboard sessions, and exit
   --reset-dashboard-password  delete every dashboard user, session and API
@@ -146,8 +148,22 @@ async function dashboardPassword(io: CliIO, stdin: NodeJS.ReadableStream, config
   }
   let password = "";
   if (mode === "set") {
-    if ((stdin as { isTTY?: boolean }).isTTY) io.stderr("New dashboard password (input is shown; pipe it to hide it): ");
-    password = await readLine(stdin);
+    if (isRawTerminal(stdin)) {
+      // At a terminal: not echoed, and typed twice (a typo cannot be seen).
+      const typed = await readHiddenLines(stdin, io.stderr, ["New dashboard password: ", "Repeat it: "]);
+      if (typed === undefined) {
+        io.stderr("clawpatrol gateway: cancelled; nothing changed\n");
+        return 130;
+      }
+      const [first, again] = typed as [string, string];
+      if (first !== again) {
+        io.stderr("clawpatrol gateway: the two passwords differ; nothing changed\n");
+        return 1;
+      }
+      password = first;
+    } else {
+      password = await readLine(stdin);
+    }
     const problem = passwordProblem(password);
     if (problem) {
       io.stderr(`clawpatrol gateway: ${problem}\n`);
