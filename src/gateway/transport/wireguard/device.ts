@@ -8,40 +8,24 @@
  * handlers; {@link WireGuardDevice.send} encrypts toward a peer, queueing
  * (bounded) while a handshake is pending. Hostile datagrams never throw:
  * they are dropped and counted in {@link WireGuardDevice.stats}.
+ *
+ * This file is the device itself: its lifecycle, the peer table, the send
+ * path and the initiator's side of the handshake. Incoming datagrams are
+ * handled in ./receive.ts and the whitepaper §6 timers in ./timers.ts; the
+ * members they use are marked @internal (not for callers of the device).
  */
 import dgram from "node:dgram";
 import { randomBytes } from "node:crypto";
 import { AllowedIps, formatPrefix, parsePrefix, type Prefix } from "./allowed-ips.js";
+import type { Keypair } from "./keypair.js";
 import {
-  KEEPALIVE_TIMEOUT,
-  Keypair,
-  REJECT_AFTER_TIME,
-  REKEY_ATTEMPT_TIME,
-  REKEY_TIMEOUT,
-} from "./keypair.js";
-import {
-  COOKIE_REPLY_LEN,
   COOKIE_SECRET_MAX_AGE_MS,
   CookieChecker,
-  INITIATION_LEN,
-  MSG_COOKIE_REPLY,
-  MSG_INITIATION,
-  MSG_RESPONSE,
-  MSG_TRANSPORT,
-  RESPONSE_LEN,
   StaticKey,
-  TRANSPORT_MIN_LEN,
-  checkMac1,
-  consumeCookieReply,
-  consumeInitiation,
-  consumeResponse,
   createInitiation,
-  createResponse,
   decodeKey,
-  sourceBytes,
   writeMacs,
 } from "./noise.js";
-
 import {
   DEFAULT_TIMING,
   formatEndpoint,
@@ -55,45 +39,33 @@ import {
   type PeerConfig,
   type PeerInfo,
   type PeerStatus,
-  type TimerName,
   type Timing,
 } from "./peer.js";
+import { HandshakeLimiter, receiveDatagram } from "./receive.js";
+import { anyAuthenticatedPacketSent, anyAuthenticatedPacketTraversal, dataSent, jitter, setTimer } from "./timers.js";
 
 /** Callers keep importing the device's option and status shapes from here. */
 export { DEFAULT_TIMING };
 export type { DeviceOptions, DeviceStats, PacketHandler, PeerConfig, PeerInfo, PeerStatus, Timing };
-
-/** Minimum spacing of initiations accepted from one peer (flood protection). */
-const MIN_INITIATION_INTERVAL_MS = 20;
-/** Under load, per source IP: token bucket of handshake messages. */
-const RATE_PER_IP = 20;
-const RATE_BURST = 5;
-/** Once under load, stay so for this long after the last overload second. */
-const UNDER_LOAD_HOLD_MS = 1_000;
 
 /** Socket buffer size asked for (both directions); see listen(). */
 const UDP_BUFFER_BYTES = 4 * 1024 * 1024;
 
 export class WireGuardDevice {
   readonly key: StaticKey;
-  private readonly timing: Timing;
+  /** @internal */ readonly timing: Timing;
   private readonly mtu: number;
-  private readonly underLoadThreshold: number;
   private readonly queueLimit: number;
-  private readonly log: (event: string, detail?: Record<string, unknown>) => void;
-  private readonly cookies: CookieChecker;
+  /** @internal */ readonly log: (event: string, detail?: Record<string, unknown>) => void;
+  /** @internal */ readonly cookies: CookieChecker;
+  /** @internal */ readonly limiter: HandshakeLimiter;
 
-  private readonly peersByKey = new Map<string, Peer>();
-  private readonly routes = new AllowedIps<Peer>();
-  private readonly indexes = new Map<number, IndexEntry>();
-  private readonly handlers: PacketHandler[] = [];
+  /** @internal */ readonly peersByKey = new Map<string, Peer>();
+  /** @internal */ readonly routes = new AllowedIps<Peer>();
+  /** @internal */ readonly indexes = new Map<number, IndexEntry>();
+  /** @internal */ readonly handlers: PacketHandler[] = [];
   private socket: dgram.Socket | null = null;
-  private closed = false;
-
-  private loadWindowStart = 0;
-  private loadCount = 0;
-  private underLoadUntil = 0;
-  private readonly ipBuckets = new Map<string, { tokens: number; at: number }>();
+  /** @internal */ closed = false;
 
   readonly stats: DeviceStats = {
     rxDatagrams: 0,
@@ -108,10 +80,10 @@ export class WireGuardDevice {
     this.key = new StaticKey(raw);
     this.timing = { ...DEFAULT_TIMING, ...opts.timing };
     this.mtu = opts.mtu ?? 1420;
-    this.underLoadThreshold = opts.underLoadThreshold ?? 200;
     this.queueLimit = opts.queueLimit ?? 1024;
     this.log = opts.log ?? (() => {});
     this.cookies = new CookieChecker(this.key);
+    this.limiter = new HandshakeLimiter(opts.underLoadThreshold ?? 200);
   }
 
   /** Our public key, base64. */
@@ -270,7 +242,8 @@ export class WireGuardDevice {
     return true;
   }
 
-  private sendData(peer: Peer, kp: Keypair, ipPacket: Buffer, now: number): void {
+  /** @internal */
+  sendData(peer: Peer, kp: Keypair, ipPacket: Buffer, now: number): void {
     const msg = kp.encrypt(ipPacket, this.mtu);
     if (!msg) {
       this.drop("counter-exhausted");
@@ -278,8 +251,8 @@ export class WireGuardDevice {
       return;
     }
     this.transmit(peer, msg);
-    this.anyAuthenticatedPacketSent(peer);
-    if (ipPacket.length > 0) this.dataSent(peer);
+    anyAuthenticatedPacketSent(peer);
+    if (ipPacket.length > 0) dataSent(this, peer);
     // keep-key-fresh (sending): only the session's initiator rekeys on age.
     if (
       kp.sendCounter > this.timing.rekeyAfterMessages ||
@@ -289,7 +262,8 @@ export class WireGuardDevice {
     }
   }
 
-  private flushQueue(peer: Peer): void {
+  /** @internal */
+  flushQueue(peer: Peer): void {
     const now = Date.now();
     while (peer.queue.length > 0) {
       const kp = peer.current;
@@ -298,7 +272,8 @@ export class WireGuardDevice {
     }
   }
 
-  private sendKeepalive(peer: Peer): void {
+  /** @internal */
+  sendKeepalive(peer: Peer): void {
     const now = Date.now();
     const kp = peer.current;
     if (kp && kp.canSend(now)) {
@@ -309,7 +284,8 @@ export class WireGuardDevice {
     }
   }
 
-  private transmit(peer: Peer | null, msg: Buffer, to?: Endpoint): void {
+  /** @internal */
+  transmit(peer: Peer | null, msg: Buffer, to?: Endpoint): void {
     const ep = to ?? peer?.endpoint;
     const sock = this.socket;
     if (!ep || !sock) {
@@ -326,13 +302,14 @@ export class WireGuardDevice {
     }
     if (peer) {
       peer.txBytes += msg.length;
-      this.anyAuthenticatedPacketTraversal(peer);
+      anyAuthenticatedPacketTraversal(this, peer);
     }
   }
 
   // ------------------------------------------------------------ handshake (initiator)
 
-  private initiateHandshake(peer: Peer, isRetry: boolean): void {
+  /** @internal */
+  initiateHandshake(peer: Peer, isRetry: boolean): void {
     if (this.closed || !this.socket || !peer.endpoint) return;
     const now = Date.now();
     if (!isRetry) {
@@ -356,12 +333,13 @@ export class WireGuardDevice {
     this.indexes.set(index, { peer, handshake: init.state });
     peer.lastInitiationSent = now;
     this.transmit(peer, init.message);
-    this.setTimer(peer, "retransmit", this.timing.rekeyTimeout + this.jitter(), () =>
+    setTimer(this, peer, "retransmit", this.timing.rekeyTimeout + jitter(this.timing), () =>
       this.initiateHandshake(peer, true),
     );
   }
 
-  private dropHandshake(peer: Peer): void {
+  /** @internal */
+  dropHandshake(peer: Peer): void {
     if (peer.handshake) {
       this.indexes.delete(peer.handshake.localIndex);
       peer.handshake = null;
@@ -372,296 +350,13 @@ export class WireGuardDevice {
 
   /** Entry point for one UDP datagram. Exposed for tests and alternative transports. */
   receive(msg: Buffer, from: Endpoint): void {
-    if (this.closed) return;
-    this.stats.rxDatagrams++;
-    try {
-      if (msg.length < 4 || msg[1] !== 0 || msg[2] !== 0 || msg[3] !== 0) return this.drop("malformed");
-      switch (msg[0]) {
-        case MSG_TRANSPORT:
-          return this.receiveTransport(msg, from);
-        case MSG_INITIATION:
-          return this.receiveInitiation(msg, from);
-        case MSG_RESPONSE:
-          return this.receiveResponse(msg, from);
-        case MSG_COOKIE_REPLY:
-          return this.receiveCookieReply(msg);
-        default:
-          return this.drop("unknown-type");
-      }
-    } catch (err) {
-      this.log("receive-error", { message: (err as Error).message });
-      this.drop("internal-error");
-    }
+    receiveDatagram(this, msg, from);
   }
 
-  private underLoad(now: number): boolean {
-    if (now - this.loadWindowStart >= 1000) {
-      this.loadWindowStart = now;
-      this.loadCount = 0;
-    }
-    this.loadCount++;
-    if (this.loadCount > this.underLoadThreshold) this.underLoadUntil = now + UNDER_LOAD_HOLD_MS;
-    return now < this.underLoadUntil;
-  }
+  // ------------------------------------------------------------ sessions
 
-  /** mac1, and under load mac2 + per-IP rate limit. Returns true to proceed. */
-  private admitHandshake(msg: Buffer, from: Endpoint): boolean {
-    if (!checkMac1(msg, this.key.mac1Key)) {
-      this.drop("bad-mac1");
-      return false;
-    }
-    const now = Date.now();
-    if (!this.underLoad(now)) return true;
-    const src = sourceBytes(from.address, from.port);
-    if (!this.cookies.checkMac2(msg, src)) {
-      this.transmit(null, this.cookies.createReply(msg, src), from);
-      this.stats.cookieRepliesSent++;
-      this.drop("cookie-required");
-      return false;
-    }
-    // Valid mac2: the source address is real; rate-limit it.
-    const ipKey = from.address;
-    const b = this.ipBuckets.get(ipKey) ?? { tokens: RATE_BURST, at: now };
-    b.tokens = Math.min(RATE_BURST, b.tokens + ((now - b.at) / 1000) * RATE_PER_IP);
-    b.at = now;
-    this.ipBuckets.set(ipKey, b);
-    if (this.ipBuckets.size > 4096) {
-      for (const [k, v] of this.ipBuckets) if (now - v.at > 1000) this.ipBuckets.delete(k);
-    }
-    if (b.tokens < 1) {
-      this.drop("rate-limited");
-      return false;
-    }
-    b.tokens -= 1;
-    return true;
-  }
-
-  private receiveInitiation(msg: Buffer, from: Endpoint): void {
-    if (msg.length !== INITIATION_LEN) return this.drop("malformed");
-    if (!this.admitHandshake(msg, from)) return;
-    const init = consumeInitiation(this.key, msg);
-    if (!init) return this.drop("bad-initiation");
-    const peer = this.peersByKey.get(init.remoteStatic.toString("base64"));
-    if (!peer) return this.drop("unknown-peer");
-    const now = Date.now();
-    if (peer.lastTimestamp && Buffer.compare(init.timestamp, peer.lastTimestamp) <= 0) {
-      return this.drop("replayed-initiation");
-    }
-    if (now - peer.lastInitiationConsumed < MIN_INITIATION_INTERVAL_MS) return this.drop("initiation-flood");
-    peer.lastTimestamp = init.timestamp;
-    peer.lastInitiationConsumed = now;
-    peer.rxBytes += msg.length;
-
-    const index = this.newIndex();
-    const resp = createResponse(init, index, peer.psk);
-    if (!resp) return this.drop("bad-initiation");
-    peer.endpoint = from; // roaming: authenticated initiation
-    const cookieFresh = peer.cookie && now - peer.cookieReceived < COOKIE_SECRET_MAX_AGE_MS - this.timing.rekeyTimeout;
-    peer.lastMac1 = writeMacs(resp.message, peer.mac1Key, cookieFresh ? peer.cookie : null);
-    const kp = new Keypair(resp.keys.send, resp.keys.receive, false, index, init.remoteIndex, now, {
-      rejectAfterTime: this.timing.rejectAfterTime,
-      rejectAfterMessages: this.timing.rejectAfterMessages,
-    });
-    // Responder: the new session waits in `next` until the initiator's first data confirms it.
-    if (peer.next) this.indexes.delete(peer.next.localIndex);
-    peer.next = kp;
-    this.indexes.set(index, { peer, keypair: kp });
-    this.transmit(peer, resp.message);
-    this.sessionDerived(peer);
-    this.log("handshake-response-sent", { peer: peer.info.publicKey });
-  }
-
-  private receiveResponse(msg: Buffer, from: Endpoint): void {
-    if (msg.length !== RESPONSE_LEN) return this.drop("malformed");
-    if (!this.admitHandshake(msg, from)) return;
-    const entry = this.indexes.get(msg.readUInt32LE(8));
-    if (!entry || !entry.handshake) return this.drop("unknown-index");
-    const { peer, handshake } = entry;
-    const res = consumeResponse(this.key, handshake, msg);
-    if (!res) return this.drop("bad-response");
-    const now = Date.now();
-    peer.handshake = null;
-    peer.endpoint = from;
-    peer.rxBytes += msg.length;
-    const kp = new Keypair(res.keys.send, res.keys.receive, true, handshake.localIndex, res.remoteIndex, now, {
-      rejectAfterTime: this.timing.rejectAfterTime,
-      rejectAfterMessages: this.timing.rejectAfterMessages,
-    });
-    this.indexes.set(handshake.localIndex, { peer, keypair: kp });
-    // Initiator: the new session is confirmed and becomes current at once.
-    if (peer.previous) this.indexes.delete(peer.previous.localIndex);
-    if (peer.next) {
-      peer.previous = peer.next;
-      peer.next = null;
-      if (peer.current) this.indexes.delete(peer.current.localIndex);
-    } else {
-      peer.previous = peer.current;
-    }
-    peer.current = kp;
-    peer.sentLastMinuteHandshake = false;
-    peer.lastHandshake = now;
-    this.stats.handshakesCompleted++;
-    this.clearTimer(peer, "retransmit");
-    this.sessionDerived(peer);
-    this.anyAuthenticatedPacketReceived(peer);
-    this.anyAuthenticatedPacketTraversal(peer);
-    // Confirm the session to the responder: queued data, or a keepalive.
-    if (peer.queue.length > 0) this.flushQueue(peer);
-    else this.sendData(peer, kp, Buffer.alloc(0), now);
-  }
-
-  private receiveCookieReply(msg: Buffer): void {
-    if (msg.length !== COOKIE_REPLY_LEN) return this.drop("malformed");
-    const entry = this.indexes.get(msg.readUInt32LE(4));
-    if (!entry) return this.drop("unknown-index");
-    const { peer } = entry;
-    if (!peer.lastMac1) return this.drop("unexpected-cookie");
-    const cookie = consumeCookieReply(msg, peer.cookieKey, peer.lastMac1);
-    if (!cookie) return this.drop("bad-cookie");
-    peer.cookie = cookie;
-    peer.cookieReceived = Date.now();
-    peer.lastMac1 = null; // one cookie per sent message
-    // The retransmit timer resends the initiation, now with mac2.
-  }
-
-  private receiveTransport(msg: Buffer, from: Endpoint): void {
-    if (msg.length < TRANSPORT_MIN_LEN) return this.drop("malformed");
-    const entry = this.indexes.get(msg.readUInt32LE(4));
-    if (!entry || !entry.keypair) return this.drop("unknown-index");
-    const { peer, keypair: kp } = entry;
-    const now = Date.now();
-    if (!kp.canReceive(now)) return this.drop("expired-session");
-    const counter = Keypair.counterOf(msg);
-    if (counter === null || !kp.replay.check(counter)) return this.drop("replay");
-    const plain = kp.decrypt(msg, now);
-    if (!plain) return this.drop("bad-transport");
-    peer.endpoint = from; // roaming: latest authenticated packet
-    peer.rxBytes += msg.length;
-    if (kp === peer.next) {
-      // Key confirmation of a session we answered: rotate it in.
-      if (peer.previous) this.indexes.delete(peer.previous.localIndex);
-      peer.previous = peer.current;
-      peer.current = kp;
-      peer.next = null;
-      peer.lastHandshake = now;
-      peer.sentLastMinuteHandshake = false;
-      this.stats.handshakesCompleted++;
-      this.clearTimer(peer, "retransmit");
-      this.dropHandshake(peer);
-      this.flushQueue(peer);
-    }
-    this.anyAuthenticatedPacketReceived(peer);
-    this.anyAuthenticatedPacketTraversal(peer);
-    // keep-key-fresh (receiving): the initiator rekeys shortly before REJECT_AFTER_TIME.
-    if (
-      kp === peer.current &&
-      kp.isInitiator &&
-      !peer.sentLastMinuteHandshake &&
-      now - kp.created > this.timing.rejectAfterTime - this.timing.keepaliveTimeout - this.timing.rekeyTimeout
-    ) {
-      peer.sentLastMinuteHandshake = true;
-      this.initiateHandshake(peer, false);
-    }
-    if (plain.length === 0) return; // keepalive
-    const packet = this.checkInner(peer, plain);
-    if (!packet) return;
-    this.dataReceived(peer);
-    for (const h of this.handlers) {
-      try {
-        h(peer.info, packet);
-      } catch (err) {
-        this.log("handler-error", { message: (err as Error).message });
-      }
-    }
-  }
-
-  /** Validates an inner IP packet and its source against the peer's allowed IPs; trims padding. */
-  private checkInner(peer: Peer, plain: Buffer): Buffer | null {
-    const version = plain[0]! >> 4;
-    let len: number;
-    let src: Buffer;
-    if (version === 4) {
-      if (plain.length < 20) return this.dropNull("inner-malformed");
-      len = plain.readUInt16BE(2);
-      if (len < 20 || len > plain.length) return this.dropNull("inner-malformed");
-      src = plain.subarray(12, 16);
-    } else if (version === 6) {
-      if (plain.length < 40) return this.dropNull("inner-malformed");
-      len = 40 + plain.readUInt16BE(4);
-      if (len > plain.length) return this.dropNull("inner-malformed");
-      src = plain.subarray(8, 24);
-    } else {
-      return this.dropNull("inner-malformed");
-    }
-    if (this.routes.lookup(src) !== peer) return this.dropNull("allowed-ips");
-    return plain.subarray(0, len);
-  }
-
-  // ------------------------------------------------------------ timers (whitepaper §6)
-
-  private setTimer(peer: Peer, name: TimerName, ms: number, fn: () => void): void {
-    this.clearTimer(peer, name);
-    const t = setTimeout(() => {
-      peer.timers.delete(name);
-      if (this.closed) return;
-      try {
-        fn();
-      } catch (err) {
-        this.log("timer-error", { timer: name, message: (err as Error).message });
-      }
-    }, ms);
-    t.unref();
-    peer.timers.set(name, t);
-  }
-
-  private clearTimer(peer: Peer, name: TimerName): void {
-    const t = peer.timers.get(name);
-    if (t) {
-      clearTimeout(t);
-      peer.timers.delete(name);
-    }
-  }
-
-  /** Data sent: expect an answer within KEEPALIVE + REKEY_TIMEOUT, else re-handshake. */
-  private dataSent(peer: Peer): void {
-    if (peer.timers.has("newHandshake")) return;
-    this.setTimer(
-      peer,
-      "newHandshake",
-      this.timing.keepaliveTimeout + this.timing.rekeyTimeout + this.jitter(),
-      () => this.initiateHandshake(peer, false),
-    );
-  }
-
-  /** Data received: if we have nothing to say within KEEPALIVE_TIMEOUT, send a keepalive. */
-  private dataReceived(peer: Peer): void {
-    if (peer.timers.has("sendKeepalive")) return;
-    this.setTimer(peer, "sendKeepalive", this.timing.keepaliveTimeout, () => {
-      const kp = peer.current;
-      if (kp && kp.canSend(Date.now())) this.sendData(peer, kp, Buffer.alloc(0), Date.now());
-    });
-  }
-
-  private anyAuthenticatedPacketSent(peer: Peer): void {
-    this.clearTimer(peer, "sendKeepalive");
-  }
-
-  private anyAuthenticatedPacketReceived(peer: Peer): void {
-    this.clearTimer(peer, "newHandshake");
-  }
-
-  private anyAuthenticatedPacketTraversal(peer: Peer): void {
-    if (peer.persistentKeepalive > 0) {
-      this.setTimer(peer, "persistentKeepalive", peer.persistentKeepalive * 1000, () => this.sendKeepalive(peer));
-    }
-  }
-
-  /** New session: all key material is erased after 3 × REJECT_AFTER_TIME without another. */
-  private sessionDerived(peer: Peer): void {
-    this.setTimer(peer, "zeroKeys", this.timing.rejectAfterTime * 3, () => this.wipeKeys(peer));
-  }
-
-  private wipeKeys(peer: Peer): void {
+  /** @internal */
+  wipeKeys(peer: Peer): void {
     for (const kp of [peer.previous, peer.current, peer.next]) if (kp) this.indexes.delete(kp.localIndex);
     peer.previous = peer.current = peer.next = null;
     this.dropHandshake(peer);
@@ -676,26 +371,18 @@ export class WireGuardDevice {
 
   // ------------------------------------------------------------ helpers
 
-  /** Up to 333 ms at the default REKEY_TIMEOUT of 5 s (scaled with it). */
-  private jitter(): number {
-    return (Math.random() * this.timing.rekeyTimeout) / 15;
-  }
-
-  private newIndex(): number {
+  /** @internal */
+  newIndex(): number {
     for (;;) {
       const i = randomBytes(4).readUInt32LE(0);
       if (!this.indexes.has(i)) return i;
     }
   }
 
-  private drop(reason: string, n = 1): void {
+  /** @internal */
+  drop(reason: string, n = 1): void {
     if (n <= 0) return;
     this.stats.dropped[reason] = (this.stats.dropped[reason] ?? 0) + n;
-  }
-
-  private dropNull(reason: string): null {
-    this.drop(reason);
-    return null;
   }
 }
 
