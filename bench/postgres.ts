@@ -75,6 +75,8 @@ interface RunResult {
   transactions: number;
   failed: number;
   samplesUs: Float64Array;
+  /** CPU time of this process (all threads) while pgbench ran — not the log parsing after it. */
+  cpuUs: number;
 }
 
 interface Figures {
@@ -109,7 +111,9 @@ async function pgbench(t: Target, mode: Mode, seconds: number, logDir?: string):
   const prefix = `pgbench-${t.name}-${mode}-${randomBytes(4).toString("hex")}`;
   const args = ["-S", "-c", String(CLIENTS), "-j", String(THREADS), "-T", String(seconds), "-M", mode, "-n"];
   if (logDir) args.push("--log", `--log-prefix=${join(logDir, prefix)}`);
+  const cpu0 = process.cpuUsage();
   const r = await run(PGBENCH, args, t.env);
+  const cpu = process.cpuUsage(cpu0);
   const out = r.stdout + r.stderr;
   if (r.code !== 0) throw new Error(`pgbench against ${t.name} (${mode}) failed (exit ${r.code}):\n${out.trim()}`);
   const num = (re: RegExp) => {
@@ -142,6 +146,7 @@ async function pgbench(t: Target, mode: Mode, seconds: number, logDir?: string):
     transactions: num(/number of transactions actually processed: (\d+)/),
     failed: num(/number of failed transactions: (\d+)/) || 0,
     samplesUs: samples,
+    cpuUs: cpu.user + cpu.system,
   };
 }
 
@@ -248,7 +253,7 @@ export async function runPostgresBench(detail = false): Promise<void> {
     const cfgFile = join(dir, "gateway.hcl");
     writeFileSync(cfgFile, gatewayConfig({ stateDir: join(dir, "state"), infoPort, forwardPort, pgPort: cluster.port }));
     process.env[SECRET_ENV] = password;
-    const { gw, tally } = await startBenchGateway(cfgFile, logs, cleanups);
+    const { gw, audited } = await startBenchGateway(cfgFile, logs, cleanups);
 
     const targets: Target[] = [
       { name: "direct", env: appEnv },
@@ -266,8 +271,8 @@ export async function runPostgresBench(detail = false): Promise<void> {
     }
     const denied = await run(PSQL, ["-X", "-At", "-v", "VERBOSITY=verbose", "-c", "delete from pgbench_history"], gwTarget.env);
     if (denied.code === 0 || !denied.stderr.includes("42501")) throw new Error(`gateway: the DELETE was not refused with 42501: ${denied.stdout}${denied.stderr}`);
-    gw.flushAudit();
-    if (tally.last !== "deny no-writes") throw new Error(`gateway: the DELETE was audited as "${tally.last}", expected "deny no-writes"`);
+    const probe = audited();
+    if (probe.last !== "deny no-writes") throw new Error(`gateway: the DELETE was audited as "${probe.last}", expected "deny no-writes"`);
 
     const cores = availableParallelism();
     console.log(`postgres: pgbench -S (select-only), ${CLIENTS} clients / ${THREADS} threads, scale ${SCALE}, no TLS; through the forward transport (statement parse, decision, relay, audit row per statement)`);
@@ -281,20 +286,18 @@ export async function runPostgresBench(detail = false): Promise<void> {
       const runs = new Map<TargetName, RunResult[]>(targets.map((t) => [t.name, []]));
       const cpuUs = new Map<TargetName, number>();
       const txs = new Map<TargetName, number>();
-      const auditedBefore = tally.count;
+      const auditedBefore = audited().count;
       for (let round = 0; round < ROUNDS; round++) {
         const order = round % 2 === 0 ? targets : [...targets].reverse();
         for (const t of order) {
-          const cpu0 = process.cpuUsage();
           const r = await pgbench(t, mode, seconds, dir);
-          const c = process.cpuUsage(cpu0);
-          cpuUs.set(t.name, (cpuUs.get(t.name) ?? 0) + c.user + c.system);
+          cpuUs.set(t.name, (cpuUs.get(t.name) ?? 0) + r.cpuUs);
           txs.set(t.name, (txs.get(t.name) ?? 0) + r.transactions);
           runs.get(t.name)!.push(r);
           if (detail) console.log(`        ${mode} round ${round + 1} ${t.name.padEnd(9)} ${r.tps.toFixed(0)} tps, avg ${r.avgLatencyMs.toFixed(3)} ms, ${r.transactions} tx`);
         }
       }
-      gw.flushAudit();
+      const auditedRows = audited().count - auditedBefore;
       const f = {
         direct: figures(runs.get("direct")!),
         pgbouncer: figures(runs.get("pgbouncer")!),
@@ -325,7 +328,7 @@ export async function runPostgresBench(detail = false): Promise<void> {
           const x = f[name];
           console.log(`        ${name.padEnd(10)} avg ${x.avg.toFixed(3)} ms, ${x.transactions} tx (${x.samples} logged, ${x.failed} failed)`);
         }
-        console.log(`        audit rows ${tally.count - auditedBefore} for ${txs.get("gateway") ?? 0} timed gateway transactions (+ per-connection setup queries)`);
+        console.log(`        audit rows ${auditedRows} for ${txs.get("gateway") ?? 0} timed gateway transactions (+ per-connection setup queries)`);
       }
     }
     console.log(`      note: ${cores} cores shared by the server, pgbench, PgBouncer and the gateway (this process); absolute figures are noisy, compare within a run`);
