@@ -101,6 +101,8 @@ export class TcpConn extends Duplex implements TcpConnection {
   private pendingHead = 0;
   /** @internal */ pendingBytes = 0;
   private readWanted = false;
+  /** The reader took data: see at the next flush whether a window update is due. */
+  private windowCheck = false;
   /** @internal */ ackPending = false;
   /** @internal */ unackedSegs = 0;
 
@@ -218,6 +220,8 @@ export class TcpConn extends Duplex implements TcpConnection {
 
   /** Sends whatever the windows allow, then a pending ACK if nothing carried it. */
   flush(): void {
+    if (this.pendingHead < this.pending.length) this.drainPending();
+    if (this.windowCheck) this.checkWindow();
     if (this.canSendData()) trySend(this);
     if (this.ackPending && this.state !== St.Closed && this.state !== St.SynSent) sendAck(this);
   }
@@ -277,23 +281,34 @@ export class TcpConn extends Duplex implements TcpConnection {
   // Readable side
   // ====================================================================
 
-  /** @internal */
+  /**
+   * In-order data for the reader. It is not pushed at once: segments that
+   * arrive in one receive batch (the datagrams one socket wake-up reads) are
+   * joined and pushed together when the stack flushes this connection at the
+   * end of the batch, so whatever consumes the stream — a relay's socket
+   * write — runs once per batch instead of once per ~1.4 KB segment.
+   * `chunk` is the connection's own (not a view into a packet).
+   * @internal
+   */
   deliver(chunk: Buffer): void {
-    if (this.readWanted && this.pendingBytes === 0 && !this.destroyed) {
-      this.readWanted = this.push(chunk);
-      return;
-    }
     this.pending.push(chunk);
     this.pendingBytes += chunk.length;
+    if (this.readWanted) this.host.schedule(this);
   }
 
   /** @internal */
   drainPending(): void {
-    while (this.readWanted && this.pendingHead < this.pending.length) {
-      const c = this.pending[this.pendingHead]!;
-      this.pending[this.pendingHead++] = EMPTY;
-      this.pendingBytes -= c.length;
-      this.readWanted = this.push(c);
+    const pending = this.pending;
+    while (this.readWanted && this.pendingHead < pending.length) {
+      const start = this.pendingHead;
+      let end = start + 1;
+      let bytes = pending[start]!.length;
+      while (end < pending.length && bytes + pending[end]!.length <= COALESCE_MAX) bytes += pending[end++]!.length;
+      const out = end - start === 1 ? pending[start]! : Buffer.concat(pending.slice(start, end), bytes);
+      for (let i = start; i < end; i++) pending[i] = EMPTY;
+      this.pendingHead = end;
+      this.pendingBytes -= bytes;
+      this.readWanted = this.push(out);
     }
     if (this.pendingHead === this.pending.length && this.pendingHead > 0) {
       this.pending = [];
@@ -311,16 +326,31 @@ export class TcpConn extends Duplex implements TcpConnection {
   override _read(): void {
     this.readWanted = true;
     this.drainPending();
-    // Window update if the window can move right by a worthwhile amount.
-    if (this.state === St.Established || this.state === St.FinWait1 || this.state === St.FinWait2) {
-      const rcvBuf = this.host.tuning.rcvBuf;
-      const free = rcvBuf - this.pendingBytes - this.readableLength;
-      const cur = this.rcvWindow();
-      if (free - cur >= Math.min(rcvBuf / 2, this.ourMss) && !this.ackPending) {
-        this.ackPending = true;
-        this.host.schedule(this);
-      }
+    // The reader made room, or is about to: a chunk just pushed is still counted
+    // in readableLength until it is handed out after this call. So whether the
+    // window moved enough to announce is decided at the flush, once it has been.
+    if (this.receiving() && this.host.tuning.rcvBuf - this.rcvWindow() >= this.windowStep()) {
+      this.windowCheck = true;
+      this.host.schedule(this);
     }
+  }
+
+  /** Data can still arrive (the states where the receive window matters). */
+  private receiving(): boolean {
+    return this.state === St.Established || this.state === St.FinWait1 || this.state === St.FinWait2;
+  }
+
+  /** How far the window must be able to move right to be worth an update (receiver SWS avoidance). */
+  private windowStep(): number {
+    return Math.min(this.host.tuning.rcvBuf / 2, this.ourMss);
+  }
+
+  /** Window update if the window can move right by a worthwhile amount. */
+  private checkWindow(): void {
+    this.windowCheck = false;
+    if (!this.receiving() || this.ackPending) return;
+    const free = this.host.tuning.rcvBuf - this.pendingBytes - this.readableLength;
+    if (free - this.rcvWindow() >= this.windowStep()) this.ackPending = true;
   }
 
   // ====================================================================
@@ -436,3 +466,6 @@ export class TcpConn extends Duplex implements TcpConnection {
 }
 
 const EMPTY = Buffer.alloc(0);
+
+/** Largest push {@link TcpConn.drainPending} joins segments into. */
+const COALESCE_MAX = 64 * 1024;

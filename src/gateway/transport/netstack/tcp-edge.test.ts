@@ -11,6 +11,7 @@ import { parseIp, checksum, pseudoSum, PROTO_UDP } from "./ip4.js";
 import { ACK, FIN, PSH, RST, SYN } from "./tcp-segment.js";
 import { parseUdp } from "./udp.js";
 import { RawPeer, rawTcp, rawUdp, until } from "./test-helpers.js";
+import { ACK_EVERY } from "./tcp-input.js";
 
 test("SYN to any destination gets a SYN-ACK with MSS = mtu − 40 and window scale only if offered", () => {
   const r = new RawPeer({ mtu: 1420 });
@@ -369,4 +370,63 @@ test("hostile input: random and mutated packets never throw and leave the stack 
   assert.ok(r.takeTcp().some((s) => s.flags === (SYN | ACK) || s.flags === (RST | ACK)));
   r.stack.close();
   assert.equal(r.stack.connections, 0);
+});
+
+test("a receive batch of in-order segments gets one ACK at its end, and at once only every ACK_EVERY segments", async () => {
+  const r = new RawPeer({ rcvBuf: 256 * 1024 });
+  const { conn, seq, ack } = r.handshake({ wscale: 3 });
+  conn.on("data", () => {});
+  const burst = (from: number, n: number) => {
+    for (let i = 0; i < n; i++) r.stack.input(rawTcp({ seq: seq + (from + i) * 1000, ack, flags: ACK, payload: Buffer.alloc(1000, from + i) }));
+  };
+  // One batch (synchronous, as the datagrams of one socket read are): nothing is ACKed during it…
+  burst(0, 5);
+  assert.equal(r.takeTcp().length, 0, "no ACK inside the batch");
+  // …and one cumulative ACK right after it.
+  await new Promise((res) => setImmediate(res));
+  let acks = r.takeTcp();
+  assert.deepEqual(acks.map((a) => a.ack), [(seq + 5000) >>> 0]);
+
+  // A long batch is still ACKed at least every ACK_EVERY segments, then once more at its end.
+  burst(5, 2 * ACK_EVERY + 3);
+  acks = r.takeTcp();
+  assert.deepEqual(acks.map((a) => a.ack), [(seq + (5 + ACK_EVERY) * 1000) >>> 0, (seq + (5 + 2 * ACK_EVERY) * 1000) >>> 0]);
+  await new Promise((res) => setImmediate(res));
+  assert.deepEqual(r.takeTcp().map((a) => a.ack), [(seq + (5 + 2 * ACK_EVERY + 3) * 1000) >>> 0]);
+
+  // Out of order is never held for the batch end: the duplicate ACK goes at once.
+  const next = 5 + 2 * ACK_EVERY + 3;
+  r.stack.input(rawTcp({ seq: seq + (next + 1) * 1000, ack, flags: ACK, payload: Buffer.alloc(1000) }));
+  assert.deepEqual(r.takeTcp().map((a) => a.ack), [(seq + next * 1000) >>> 0]);
+  r.stack.close();
+});
+
+test("in-order segments of one batch reach the reader as one chunk, in order, and not before the batch ends", async () => {
+  const r = new RawPeer({ rcvBuf: 256 * 1024 });
+  const { conn, seq, ack } = r.handshake({ wscale: 3 });
+  const got: Buffer[] = [];
+  conn.on("data", (d: Buffer) => got.push(d));
+  await new Promise((res) => setImmediate(res));
+  const wire = Buffer.alloc(20 * 1000);
+  for (let i = 0; i < wire.length; i++) wire[i] = (i * 7 + (i >> 8)) & 0xff;
+  // The caller may reuse a packet's buffer once input() returns: the stack must copy what it holds.
+  for (let i = 0; i < 20; i++) {
+    const packet = rawTcp({ seq: seq + i * 1000, ack, flags: ACK, payload: wire.subarray(i * 1000, (i + 1) * 1000) });
+    r.stack.input(packet);
+    packet.fill(0xee);
+  }
+  assert.equal(got.length, 0, "nothing pushed inside the batch");
+  await new Promise((res) => setImmediate(res));
+  assert.equal(got.length, 1, `one chunk for the batch, got ${got.length}`);
+  assert.ok(got[0]!.equals(wire), "the bytes, in order");
+
+  // Batches larger than the join limit (64 KiB) arrive in several chunks, still in order and whole.
+  got.length = 0;
+  const big = Buffer.alloc(100 * 1000);
+  for (let i = 0; i < big.length; i++) big[i] = (i * 13) & 0xff;
+  for (let i = 0; i < 100; i++) r.stack.input(rawTcp({ seq: seq + 20_000 + i * 1000, ack, flags: ACK, payload: big.subarray(i * 1000, (i + 1) * 1000) }));
+  await until(() => got.reduce((n, b) => n + b.length, 0) === big.length, 2000, "the big batch");
+  assert.ok(got.length >= 2 && got.every((b) => b.length <= 64 * 1024), `chunks ${got.map((b) => b.length)}`);
+  assert.ok(Buffer.concat(got).equals(big));
+  r.stack.close();
 });

@@ -23,6 +23,14 @@ import {
   type TcpSegment,
 } from "./tcp-segment.js";
 
+/**
+ * Full segments received in order before an ACK is sent at once rather than
+ * at the end of the receive batch. RFC 9293 asks for an ACK at least every
+ * second full-sized segment; senders that count acknowledged bytes (Linux,
+ * RFC 3465) grow their window the same on fewer, larger ACKs.
+ */
+export const ACK_EVERY = 16;
+
 /** Processes one segment addressed to this connection (RFC 9293 §3.10.7). */
 export function segmentArrives(c: TcpConn, seg: TcpSegment): void {
   switch (c.state) {
@@ -176,15 +184,18 @@ function syncArrives(c: TcpConn, seg: TcpSegment): void {
   if (receiving && payload.length > 0) {
     if (seq === c.rcvNxt) {
       c.rcvNxt = seqAdd(c.rcvNxt, payload.length);
-      c.deliver(Buffer.from(payload));
+      c.deliver(Buffer.from(payload)); // the caller may reuse the packet's buffer
       if (c.ooo && c.ooo.size > 0) {
         const r = c.ooo.take(c.rcvNxt);
         c.rcvNxt = r.rcvNxt;
         for (const chunk of r.chunks) c.deliver(chunk);
         needAckNow = true; // filled a hole: ACK at once (RFC 5681 §4.2)
       }
+      // In-order data is acknowledged when the stack flushes this connection at the
+      // end of the receive batch: one ACK for the batch (as GRO makes Linux do), and
+      // at once only past ACK_EVERY segments. See the netstack README ("ACKs").
       c.unackedSegs++;
-      if (c.unackedSegs >= 2) needAckNow = true;
+      if (c.unackedSegs >= ACK_EVERY) needAckNow = true;
     } else {
       (c.ooo ??= new Reassembly()).insert(c.rcvNxt, seq, payload);
       needAckNow = true; // out of order: immediate duplicate ACK
