@@ -67,6 +67,10 @@ export class TcpConn extends Duplex implements TcpConnection {
   /** @internal */ sndShift = 0;
   /** The peer's SYN carried the window scale option. @internal */
   wscaleOk = false;
+  /** Both SYNs carried SACK-permitted: our ACKs report held out-of-order data (RFC 2018). @internal */
+  sackOk = false;
+  /** Sequence number of the latest out-of-order segment held (the first SACK block holds it). @internal */
+  lastOooSeq = 0;
   /** @internal */ mss: number;
   /** @internal */ readonly sendBuf = new SendBuffer();
   /** @internal */ finQueued = false;
@@ -191,6 +195,7 @@ export class TcpConn extends Duplex implements TcpConnection {
       this.rcvShift = 0; // RFC 7323 §2.2: scaling only if both sides offer it
       this.wscaleOk = false;
     }
+    this.sackOk = seg.sackOk === true;
   }
 
   // ====================================================================

@@ -8,7 +8,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { prng } from "../../../testing/prng.js";
 import { parseIp, checksum, pseudoSum, PROTO_UDP } from "./ip4.js";
-import { ACK, FIN, PSH, RST, SYN } from "./tcp-segment.js";
+import { ACK, FIN, PSH, RST, SYN, seqGe } from "./tcp-segment.js";
 import { parseUdp } from "./udp.js";
 import { RawPeer, rawTcp, rawUdp, until } from "./test-helpers.js";
 import { ACK_EVERY } from "./tcp-input.js";
@@ -428,5 +428,69 @@ test("in-order segments of one batch reach the reader as one chunk, in order, an
   await until(() => got.reduce((n, b) => n + b.length, 0) === big.length, 2000, "the big batch");
   assert.ok(got.length >= 2 && got.every((b) => b.length <= 64 * 1024), `chunks ${got.map((b) => b.length)}`);
   assert.ok(Buffer.concat(got).equals(big));
+  r.stack.close();
+});
+
+test("SACK (RFC 2018): offered back only when the peer's SYN offers it; ACKs then report held out-of-order runs, the newest first", async () => {
+  const plain = new RawPeer();
+  const p = plain.handshake();
+  assert.notEqual(p.synAck.sackOk, true, "not offered to a peer that did not offer it");
+  plain.stack.input(rawTcp({ seq: p.seq + 1000, ack: p.ack, flags: ACK, payload: Buffer.alloc(100) }));
+  const noSack = plain.takeTcp();
+  assert.equal(noSack.length, 1);
+  assert.equal(noSack[0]!.sack, undefined, "no SACK blocks without SACK-permitted");
+  plain.stack.close();
+
+  const r = new RawPeer();
+  const { conn, seq, ack, synAck } = r.handshake({ sackOk: true });
+  assert.equal(synAck.sackOk, true, "SACK-permitted echoed on the SYN-ACK");
+  const got: Buffer[] = [];
+  conn.on("data", (d: Buffer) => got.push(d));
+  const send = (off: number, len: number) => r.stack.input(rawTcp({ seq: seq + off, ack, flags: ACK, payload: Buffer.alloc(len, off & 0xff) }));
+  const lastAck = () => {
+    const a = r.takeTcp();
+    assert.equal(a.length, 1, "one immediate (duplicate) ACK per out-of-order segment");
+    return a[0]!;
+  };
+  // Holes at [0,100), [300,400), [600,700); data arrives out of order.
+  send(100, 100);
+  let a = lastAck();
+  assert.equal(a.ack, seq);
+  assert.deepEqual(a.sack, [seq + 100, seq + 200]);
+  send(400, 100);
+  assert.deepEqual(lastAck().sack, [seq + 400, seq + 500, seq + 100, seq + 200], "the run just received first");
+  send(200, 100); // joins the first run: [100,300)
+  assert.deepEqual(lastAck().sack, [seq + 100, seq + 300, seq + 400, seq + 500]);
+  send(700, 50);
+  assert.deepEqual(lastAck().sack, [seq + 700, seq + 750, seq + 400, seq + 500, seq + 100, seq + 300]);
+  send(500, 100); // extends [400,600)
+  a = lastAck();
+  assert.deepEqual(a.sack, [seq + 400, seq + 600, seq + 700, seq + 750, seq + 100, seq + 300]);
+  // Five runs: only four blocks fit; the one holding the newest segment comes first.
+  send(800, 10);
+  send(900, 10);
+  send(1000, 10);
+  r.takeTcp();
+  send(820, 10);
+  a = lastAck();
+  assert.equal(a.sack!.length, 8, "at most 4 blocks");
+  assert.deepEqual(a.sack!.slice(0, 2), [seq + 820, seq + 830]);
+  // The first hole fills: the cumulative ACK jumps to the next hole and only what is still held is reported.
+  send(0, 100);
+  a = r.takeTcp().at(-1)!;
+  assert.equal(a.ack, (seq + 300) >>> 0);
+  assert.ok(a.sack!.every((edge) => seqGe(edge, seq + 300)), `blocks above the cumulative ACK: ${a.sack}`);
+  // Everything arrives: plain ACKs again, and the bytes are whole.
+  send(300, 100);
+  send(600, 100);
+  send(750, 50);
+  send(810, 10);
+  send(830, 70);
+  send(910, 90);
+  await new Promise((res) => setImmediate(res));
+  a = r.takeTcp().at(-1)!;
+  assert.equal(a.ack, (seq + 1010) >>> 0);
+  assert.equal(a.sack, undefined, "nothing held, nothing reported");
+  assert.equal(Buffer.concat(got).length, 1010);
   r.stack.close();
 });

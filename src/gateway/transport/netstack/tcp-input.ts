@@ -198,6 +198,7 @@ function syncArrives(c: TcpConn, seg: TcpSegment): void {
       if (c.unackedSegs >= ACK_EVERY) needAckNow = true;
     } else {
       (c.ooo ??= new Reassembly()).insert(c.rcvNxt, seq, payload);
+      c.lastOooSeq = seq;
       needAckNow = true; // out of order: immediate duplicate ACK
     }
   }

@@ -13,7 +13,7 @@ import { buildIp, ipHeaderLen, PROTO_TCP } from "./ip4.js";
 import type { TcpConn } from "./tcp-conn.js";
 import { St, Timer } from "./tcp-defs.js";
 import {
-  ACK, FIN, PSH, RST, SYN,
+  ACK, FIN, MAX_SACK_BLOCKS, PSH, RST, SYN,
   seqAdd, seqDiff, seqGe, seqGt, seqLe,
   tcpHeaderLen, writeTcp,
   type TcpHeaderOut,
@@ -31,8 +31,9 @@ export function sendSyn(c: TcpConn): void {
     window: Math.min(c.host.tuning.rcvBuf, 0xffff),
     mss: c.ourMss,
   };
-  // In SYN_SENT we always offer window scaling; in SYN_RECEIVED only if the peer did (RFC 7323 §1.3).
+  // In SYN_SENT we always offer window scaling and SACK; in SYN_RECEIVED only what the peer did (RFC 7323 §1.3, RFC 2018 §2).
   if (!synAck || c.wscaleOk) h.wscale = c.rcvShift;
+  if (!synAck || c.sackOk) h.sackOk = true;
   c.rcvAdvEdge = seqAdd(c.rcvNxt, h.window);
   emitSegment(c, h, 0, 0);
   if (seqLe(c.sndMax, c.iss)) c.sndMax = seqAdd(c.iss, 1);
@@ -93,7 +94,10 @@ export function header(c: TcpConn, flags: number, seq: number): TcpHeaderOut {
  * are about to retransmit, finds it acceptable.
  */
 export function sendAck(c: TcpConn): void {
-  emitSegment(c, header(c, 0, c.sndMax), 0, 0);
+  const h = header(c, 0, c.sndMax);
+  // Held out-of-order data is reported on bare ACKs (data segments keep their full MSS).
+  if (c.sackOk && c.ooo !== null && c.ooo.size > 0) h.sack = c.ooo.sackBlocks(MAX_SACK_BLOCKS, c.lastOooSeq);
+  emitSegment(c, h, 0, 0);
 }
 
 export function sendRst(c: TcpConn, seq: number): void {

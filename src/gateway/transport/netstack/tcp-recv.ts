@@ -88,6 +88,31 @@ export class Reassembly {
     return { chunks, rcvNxt };
   }
 
+  /**
+   * The held data as SACK blocks (RFC 2018 §4): flat [left, right) pairs of
+   * the contiguous runs, at most `max` of them. The first is the run holding
+   * `recent` (the segment that triggered this ACK), then the others from the
+   * highest down: the runs a sender is most likely still to be missing news of.
+   */
+  sackBlocks(max: number, recent: number): number[] {
+    const runs: number[] = [];
+    for (const p of this.pieces) {
+      const end = seqAdd(p.seq, p.data.length);
+      if (runs.length > 0 && runs[runs.length - 1] === p.seq) runs[runs.length - 1] = end;
+      else runs.push(p.seq, end);
+    }
+    const out: number[] = [];
+    let first = -1;
+    for (let i = 0; i < runs.length; i += 2) {
+      if (seqDiff(recent, runs[i]!) >= 0 && seqDiff(runs[i + 1]!, recent) > 0) first = i;
+    }
+    if (first >= 0) out.push(runs[first]!, runs[first + 1]!);
+    for (let i = runs.length - 2; i >= 0 && out.length < 2 * max; i -= 2) {
+      if (i !== first) out.push(runs[i]!, runs[i + 1]!);
+    }
+    return out;
+  }
+
   clear(): void {
     this.pieces = [];
     this.bytes = 0;

@@ -1,8 +1,8 @@
 /**
  * TCP segment header (RFC 9293 §3.1): parsing with checksum verification,
- * serialization, the options we use (MSS, RFC 7323 window scale; SACK-
- * permitted and timestamps are recognised and ignored) and 32-bit sequence
- * arithmetic.
+ * serialization, the options we use (MSS, RFC 7323 window scale, RFC 2018
+ * SACK-permitted and — outgoing only — SACK blocks; timestamps are
+ * recognised and ignored) and 32-bit sequence arithmetic.
  */
 import { checksum } from "./ip4.js";
 
@@ -25,12 +25,23 @@ export interface TcpSegment {
   mss?: number;
   /** Window scale shift option (meaningful on SYN only), already clamped to 14. */
   wscale?: number;
+  /** SACK-permitted option (meaningful on SYN only, RFC 2018 §2). */
+  sackOk?: boolean;
+  /**
+   * SACK blocks (RFC 2018 §3), as flat [left, right) pairs of sequence
+   * numbers, at most {@link MAX_SACK_BLOCKS}. Parsed on input, but as a
+   * sender this stack does not use them yet (NewReno recovery).
+   */
+  sack?: readonly number[];
   /** Text; aliases the input buffer. */
   payload: Buffer;
 }
 
 /** Fields of an outgoing segment: a parsed segment's, without the payload. */
 export type TcpHeaderOut = Omit<TcpSegment, "payload">;
+
+/** SACK blocks that fit in the 40 option bytes of a segment without timestamps (2 NOPs + 2 + 4 × 8). */
+export const MAX_SACK_BLOCKS = 4;
 
 /**
  * Parses a TCP segment. `pseudo` is the unfolded pseudo-header sum
@@ -63,6 +74,12 @@ export function parseTcp(buf: Buffer, pseudo: number): TcpSegment | null {
     if (len < 2 || i + len > doff) return null; // illegal length: drop (RFC 9293 §3.1 MUST-7)
     if (kind === 2 && len === 4) seg.mss = buf.readUInt16BE(i + 2);
     else if (kind === 3 && len === 3) seg.wscale = Math.min(buf[i + 2]!, 14); // RFC 7323 §2.3
+    else if (kind === 4 && len === 2) seg.sackOk = true;
+    else if (kind === 5 && len >= 10 && (len - 2) % 8 === 0) {
+      const sack: number[] = [];
+      for (let j = i + 2; j < i + len; j += 4) sack.push(buf.readUInt32BE(j));
+      seg.sack = sack;
+    }
     i += len;
   }
   return seg;
@@ -70,7 +87,13 @@ export function parseTcp(buf: Buffer, pseudo: number): TcpSegment | null {
 
 /** Header length (with options) of an outgoing segment. */
 export function tcpHeaderLen(h: TcpHeaderOut): number {
-  return 20 + (h.mss !== undefined ? 4 : 0) + (h.wscale !== undefined ? 4 : 0);
+  return (
+    20 +
+    (h.mss !== undefined ? 4 : 0) +
+    (h.wscale !== undefined ? 4 : 0) +
+    (h.sackOk ? 4 : 0) +
+    (h.sack !== undefined && h.sack.length > 0 ? 4 + 4 * h.sack.length : 0)
+  );
 }
 
 /**
@@ -100,6 +123,25 @@ export function writeTcp(buf: Buffer, off: number, h: TcpHeaderOut, payloadLen: 
     buf[o + 1] = 3;
     buf[o + 2] = 3;
     buf[o + 3] = h.wscale;
+    o += 4;
+  }
+  if (h.sackOk) {
+    buf[o] = 1; // NOP, NOP for alignment
+    buf[o + 1] = 1;
+    buf[o + 2] = 4;
+    buf[o + 3] = 2;
+    o += 4;
+  }
+  if (h.sack !== undefined && h.sack.length > 0) {
+    buf[o] = 1;
+    buf[o + 1] = 1;
+    buf[o + 2] = 5;
+    buf[o + 3] = 2 + 4 * h.sack.length;
+    o += 4;
+    for (const edge of h.sack) {
+      buf.writeUInt32BE(edge >>> 0, o);
+      o += 4;
+    }
   }
   buf.writeUInt16BE(checksum(buf, off, off + hl + payloadLen, pseudo), off + 16);
 }

@@ -180,6 +180,8 @@ export function rawTcp(o: RawTcp): Buffer {
     window: o.window ?? 65535,
     ...(o.mss !== undefined ? { mss: o.mss } : {}),
     ...(o.wscale !== undefined ? { wscale: o.wscale } : {}),
+    ...(o.sackOk ? { sackOk: true } : {}),
+    ...(o.sack !== undefined ? { sack: o.sack } : {}),
   };
   const payload = o.payload ?? Buffer.alloc(0);
   const hl = tcpHeaderLen(h);
@@ -268,7 +270,7 @@ export class RawPeer {
     if (!synAck) throw new Error("no SYN-ACK");
     const seq = (isn + 1) >>> 0;
     const ack = (synAck.seq + 1) >>> 0;
-    this.stack.input(rawTcp({ ...o, seq, ack, flags: 0x10, mss: undefined, wscale: undefined }));
+    this.stack.input(rawTcp({ ...o, seq, ack, flags: 0x10, mss: undefined, wscale: undefined, sackOk: undefined }));
     const conn = this.accepted.at(-1);
     if (!conn) throw new Error("not accepted");
     return { conn, seq, ack, synAck };
