@@ -24,20 +24,25 @@ const READ_BUFFER = 64 * 1024;
  * read buffer; resolves on connect, rejects on error or after `timeoutMs`.
  */
 export function connectFast(host: string, port: number, timeoutMs: number): Promise<Socket> {
-  return new Promise((resolve, reject) => {
-    const buffer = Buffer.allocUnsafe(READ_BUFFER);
-    const s: Socket = connect({
-      host,
-      port,
-      noDelay: true,
-      onread: {
-        buffer,
-        callback: (n: number, buf: Uint8Array): boolean => {
-          s.emit("data", Buffer.from(buf.subarray(0, n)));
-          return true;
-        },
+  const buffer = Buffer.allocUnsafe(READ_BUFFER);
+  const s: Socket = connect({
+    host,
+    port,
+    noDelay: true,
+    onread: {
+      buffer,
+      callback: (n: number, buf: Uint8Array): boolean => {
+        s.emit("data", Buffer.from(buf.subarray(0, n)));
+        return true;
       },
-    });
+    },
+  });
+  return whenConnected(s, timeoutMs);
+}
+
+/** Resolves `s` once it connects; rejects on its error, or destroys it after `timeoutMs`. */
+export function whenConnected(s: Socket, timeoutMs: number): Promise<Socket> {
+  return new Promise((resolve, reject) => {
     const t = setTimeout(() => s.destroy(new Error(`connect timed out after ${timeoutMs} ms`)), timeoutMs);
     s.once("connect", () => {
       clearTimeout(t);

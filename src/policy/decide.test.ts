@@ -2,7 +2,7 @@ import { before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { GATEWAY, policyOf } from "../config/testing.js";
 import type { Action, HttpFacets, SqlFacets, UnknownFacet } from "./action.js";
-import { decide, failClosedReason, TRUNCATED_APPROVAL_REASON, type Decision } from "./decide.js";
+import { decide, failClosedReason, settledVerdict, TRUNCATED_APPROVAL_REASON, type Decision } from "./decide.js";
 import { combineStatementDecisions, statementViews } from "./query.js";
 import { analyzeSql, initSqlAnalyzer } from "./sql/analyze.js";
 import { buildHttpFacets } from "./facets/http.js";
@@ -425,5 +425,15 @@ profile "p" { credentials = [bearer_token.t] }
     const d = decide(policy, httpWith("api.example.com", { method: "post" }, { unknown: trunc }), { now: NOW });
     assert.deepEqual([d.verdict, d.rule, d.reason, d.approvers], ["deny", "uploads", TRUNCATED_APPROVAL_REASON, undefined]);
     assert.equal(decide(policy, httpWith("api.example.com", { method: "post" }), { now: NOW }).verdict, "approve");
+  });
+});
+
+describe("settledVerdict", () => {
+  it("maps every verdict but approve to allow / refuse with what the agent is told", () => {
+    assert.deepEqual(settledVerdict({ verdict: "allow", rule: "r", reason: "fine" }), { allow: true, reason: "" });
+    assert.deepEqual(settledVerdict({ verdict: "deny", rule: "no-writes", reason: "writes are not allowed" }), { allow: false, reason: "writes are not allowed" });
+    assert.deepEqual(settledVerdict({ verdict: "deny", rule: "no-writes" }), { allow: false, reason: 'denied by rule "no-writes"' });
+    assert.deepEqual(settledVerdict({ verdict: "passthrough" }), { allow: false, reason: "no endpoint claims this request" });
+    assert.equal(settledVerdict({ verdict: "approve", rule: "ask" }), undefined, "approve goes to the approver chain");
   });
 });

@@ -69,6 +69,27 @@ export function denyReason(d: Pick<Decision, "reason" | "rule">): string {
   return d.reason ?? (d.rule ? `denied by rule "${d.rule}"` : "denied by policy");
 }
 
+const ALLOWED = Object.freeze({ allow: true, reason: "" });
+
+/**
+ * What a decision means when no approver is involved: allowed, or refused
+ * with what the agent is told (a `passthrough` reaching a gate means no
+ * endpoint claimed the request). `undefined` for `approve`: the runtime
+ * runs the approver chain instead. One mapping for every protocol runtime.
+ */
+export function settledVerdict(d: Decision): { readonly allow: boolean; readonly reason: string } | undefined {
+  switch (d.verdict) {
+    case "allow":
+      return ALLOWED;
+    case "deny":
+      return { allow: false, reason: denyReason(d) };
+    case "passthrough":
+      return { allow: false, reason: d.problem?.message ?? "no endpoint claims this request" };
+    case "approve":
+      return undefined;
+  }
+}
+
 export const TRUNCATED_APPROVAL_REASON = "approval required but request was truncated by inspection buffer";
 
 function findEndpoint(policy: CompiledPolicy, ref: string): CompiledEndpoint | undefined {

@@ -6,7 +6,7 @@
 import type { IncomingMessage } from "node:http";
 import { performance } from "node:perf_hooks";
 import type { Action } from "../../../policy/action.js";
-import { decide, denyReason, type Decision } from "../../../policy/decide.js";
+import { decide, settledVerdict, type Decision } from "../../../policy/decide.js";
 import { buildHttpFacets, splitTarget } from "../../../policy/facets/http.js";
 import { buildK8sFacets } from "../../../policy/facets/k8s.js";
 import { runApprovalChain, type StageDecision } from "../../approvals.js";
@@ -160,15 +160,11 @@ export async function settle<E extends InterceptEndpoint>(deps: HttpInterceptDep
   if (decision.failClosed) {
     deps.log.info("rule failed closed", { flow: ctx.flow.id, rule: decision.rule, cause: decision.failClosed.cause, detail: decision.failClosed.detail });
   }
-  switch (decision.verdict) {
-    case "allow":
-      return { allow: true, decision, reason: decision.reason ?? "", approvals: [], cancelled: false };
-    case "deny":
-      return { allow: false, decision, reason: denyReason(decision), approvals: [], cancelled: false };
-    case "passthrough":
-      return { allow: false, decision, reason: decision.problem?.message ?? "no endpoint claims this request", approvals: [], cancelled: false };
-    case "approve":
-      break;
+  const settled = settledVerdict(decision);
+  if (settled) {
+    // An allowed request keeps the rule's reason for the audit row.
+    const reason = settled.allow ? (decision.reason ?? "") : settled.reason;
+    return { allow: settled.allow, decision, reason, approvals: [], cancelled: false };
   }
   const out = await runApprovalChain(
     deps.approvals,

@@ -10,7 +10,7 @@
  */
 import type { Action, UnknownFacet } from "../../../policy/action.js";
 import type { CompiledEndpoint, CompiledPolicy } from "../../../policy/compiled.js";
-import { decide, denyReason, type Decision } from "../../../policy/decide.js";
+import { decide, settledVerdict, type Decision } from "../../../policy/decide.js";
 import { combineStatementDecisions, statementViews, UNPARSEABLE_FIELDS, type StatementView } from "../../../policy/query.js";
 import { analyzeSql, type SqlAnalysis } from "../../../policy/sql/analyze.js";
 import { runApprovalChain, type ChainOutcome, type ApprovalOutcome, type ApprovalSubject, type ApproverStage, type StageDecision } from "../../approvals.js";
@@ -191,16 +191,8 @@ export function decideQuery(text: string, truncated: boolean, s: GateSession, de
   const decision = combineStatementDecisions(decisions);
   const verdict = (allow: boolean, reason: string): QueryVerdict => ({ allow, reason, decision, statements, approvals: [], cancelled: false });
   if (!decision) return verdict(true, "");
-  switch (decision.verdict) {
-    case "allow":
-      return verdict(true, "");
-    case "deny":
-      return verdict(false, denyReason(decision));
-    case "passthrough":
-      return verdict(false, decision.problem?.message ?? "no endpoint claims this request");
-    case "approve":
-      return { pending: verdict(false, "") };
-  }
+  const settled = settledVerdict(decision);
+  return settled ? verdict(settled.allow, settled.reason) : { pending: verdict(false, "") };
 }
 
 /** Runs the approval chain of every statement that needs one, in order; all must allow. */

@@ -10,7 +10,7 @@
  */
 import type { Action, SshFacets, UnknownFacet } from "../../../policy/action.js";
 import type { CompiledEndpoint } from "../../../policy/compiled.js";
-import { decide, denyReason, type Decision } from "../../../policy/decide.js";
+import { decide, settledVerdict, type Decision } from "../../../policy/decide.js";
 import { sshFacets } from "../../../policy/facets/ssh.js";
 import { runApprovalChain, type StageDecision } from "../../approvals.js";
 import type { Flow } from "../../flow.js";
@@ -120,16 +120,8 @@ export async function settleSsh(deps: SshInterceptDeps, ctx: GateContext, action
     cancelled: false,
     failClosed: decision.failClosed !== undefined,
   };
-  switch (decision.verdict) {
-    case "allow":
-      return { ...base, allow: true, reason: "" };
-    case "deny":
-      return { ...base, allow: false, reason: denyReason(decision) };
-    case "passthrough":
-      return { ...base, allow: false, reason: decision.problem?.message ?? "no endpoint claims this request" };
-    case "approve":
-      break;
-  }
+  const settled = settledVerdict(decision);
+  if (settled) return { ...base, ...settled };
   const out = await runApprovalChain(
     deps.approvals,
     policy,
