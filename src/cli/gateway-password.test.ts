@@ -102,13 +102,16 @@ function underPty(command: string, dialogue: [prompt: string, answer: string][])
     const child = spawn("script", ["-qfec", command, "/dev/null"], { stdio: ["pipe", "pipe", "pipe"] });
     let screen = "";
     let step = 0;
+    /** Where the screen is read from: past the prompt answered last, so each prompt must appear anew. */
+    let from = 0;
     const timer = setTimeout(() => child.kill("SIGKILL"), 20_000);
     child.stdout.on("data", (d: Buffer) => {
       screen += d.toString();
-      while (step < dialogue.length && screen.split(dialogue[step]![0]).length - 1 > countBefore(step)) child.stdin.write(dialogue[step++]![1]);
+      for (let at; step < dialogue.length && (at = screen.indexOf(dialogue[step]![0], from)) >= 0; step++) {
+        from = at + dialogue[step]![0].length;
+        child.stdin.write(dialogue[step]![1]);
+      }
     });
-    // Each prompt must appear anew before its answer: count the occurrences already answered.
-    const countBefore = (i: number) => dialogue.slice(0, i).filter(([p]) => p === dialogue[i]![0]).length;
     child.stderr.on("data", (d: Buffer) => (screen += d.toString()));
     child.once("error", reject);
     child.once("close", (code) => {

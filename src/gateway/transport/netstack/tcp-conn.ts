@@ -223,6 +223,22 @@ export class TcpConn extends Duplex implements TcpConnection {
     return Math.max(0, seqDiff(this.rcvAdvEdge, this.rcvNxt));
   }
 
+  /** Data can still arrive: the states where segment text is taken and the receive window matters. @internal */
+  canReceiveData(): boolean {
+    const s = this.state;
+    return s === St.Established || s === St.FinWait1 || s === St.FinWait2;
+  }
+
+  /** Receive buffer not taken by data the reader has not consumed yet. @internal */
+  rcvSpace(): number {
+    return Math.max(0, this.host.tuning.rcvBuf - this.pendingBytes - this.readableLength);
+  }
+
+  /** How far the window must be able to move right to be worth announcing (receiver SWS avoidance). @internal */
+  windowStep(): number {
+    return Math.min(this.host.tuning.rcvBuf / 2, this.ourMss);
+  }
+
   /** Sends whatever the windows allow, then a pending ACK if nothing carried it. */
   flush(): void {
     if (this.pendingHead < this.pending.length) this.drainPending();
@@ -334,28 +350,17 @@ export class TcpConn extends Duplex implements TcpConnection {
     // The reader made room, or is about to: a chunk just pushed is still counted
     // in readableLength until it is handed out after this call. So whether the
     // window moved enough to announce is decided at the flush, once it has been.
-    if (this.receiving() && this.host.tuning.rcvBuf - this.rcvWindow() >= this.windowStep()) {
+    if (this.canReceiveData() && this.host.tuning.rcvBuf - this.rcvWindow() >= this.windowStep()) {
       this.windowCheck = true;
       this.host.schedule(this);
     }
   }
 
-  /** Data can still arrive (the states where the receive window matters). */
-  private receiving(): boolean {
-    return this.state === St.Established || this.state === St.FinWait1 || this.state === St.FinWait2;
-  }
-
-  /** How far the window must be able to move right to be worth an update (receiver SWS avoidance). */
-  private windowStep(): number {
-    return Math.min(this.host.tuning.rcvBuf / 2, this.ourMss);
-  }
-
   /** Window update if the window can move right by a worthwhile amount. */
   private checkWindow(): void {
     this.windowCheck = false;
-    if (!this.receiving() || this.ackPending) return;
-    const free = this.host.tuning.rcvBuf - this.pendingBytes - this.readableLength;
-    if (free - this.rcvWindow() >= this.windowStep()) this.ackPending = true;
+    if (!this.canReceiveData() || this.ackPending) return;
+    if (this.rcvSpace() - this.rcvWindow() >= this.windowStep()) this.ackPending = true;
   }
 
   // ====================================================================

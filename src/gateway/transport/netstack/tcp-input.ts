@@ -180,7 +180,7 @@ function syncArrives(c: TcpConn, seg: TcpSegment): void {
     payload = payload.subarray(0, Math.max(0, room));
     fin = false;
   }
-  const receiving = c.state === St.Established || c.state === St.FinWait1 || c.state === St.FinWait2;
+  const receiving = c.canReceiveData();
   if (receiving && payload.length > 0) {
     if (seq === c.rcvNxt) {
       c.rcvNxt = seqAdd(c.rcvNxt, payload.length);

@@ -47,12 +47,10 @@ export function sendSyn(c: TcpConn): void {
 
 /** The window field to advertise now (and the new right edge). */
 function windowField(c: TcpConn): number {
-  const rcvBuf = c.host.tuning.rcvBuf;
-  const used = c.pendingBytes + c.readableLength;
-  const free = Math.max(0, rcvBuf - used);
-  const cur = Math.max(0, seqDiff(c.rcvAdvEdge, c.rcvNxt));
+  const free = c.rcvSpace();
+  const cur = c.rcvWindow();
   let wnd = cur;
-  if (free > cur && free - cur >= Math.min(rcvBuf / 2, c.ourMss)) wnd = free;
+  if (free > cur && free - cur >= c.windowStep()) wnd = free;
   const shift = c.rcvShift;
   let field = Math.min(0xffff, Math.ceil(wnd / 2 ** shift));
   if (wnd > cur) field = Math.min(0xffff, Math.floor(wnd / 2 ** shift)); // rounding down when opening
